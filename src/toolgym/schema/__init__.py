@@ -1,0 +1,43 @@
+"""Records shared by everything: environments, tool calls, trajectories; and their validation.
+
+Plain, frozen, serialisable data (pydantic v2). Importing this package pulls in nothing heavy.
+"""
+
+from ._calls import CallStatus, MalformedCall, ToolCall
+from ._environment import (
+    IDENTITY_FIELDS,
+    SCENARIOS,
+    Environment,
+    Metadata,
+    Scenario,
+    canonical_json,
+    content_id,
+)
+from ._tools import tool_function, tool_name, wrap_tool
+from ._trajectory import RewardBranch, Step, ToolResult, Trajectory, TrajectoryMetrics, TrajectoryStatus
+from ._validate import parse_environment, validate_environment, validate_tool_schema
+
+__all__ = [
+    "CallStatus",
+    "Environment",
+    "IDENTITY_FIELDS",
+    "MalformedCall",
+    "Metadata",
+    "RewardBranch",
+    "SCENARIOS",
+    "Scenario",
+    "Step",
+    "ToolCall",
+    "ToolResult",
+    "Trajectory",
+    "TrajectoryMetrics",
+    "TrajectoryStatus",
+    "canonical_json",
+    "content_id",
+    "parse_environment",
+    "tool_function",
+    "tool_name",
+    "validate_environment",
+    "validate_tool_schema",
+    "wrap_tool",
+]

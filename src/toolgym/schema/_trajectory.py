@@ -1,0 +1,80 @@
+"""The trajectory record: what a model did in one environment, step by step, and how it scored."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._calls import CallStatus, MalformedCall, ToolCall
+
+
+class ToolResult(BaseModel):
+    """One executed tool call: the call, what the tool returned, and what it solved."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call: ToolCall
+    output: str
+    status: CallStatus = "ok"
+    solved: str | None = None  # the expected item this call solved, if any
+    seconds: float = 0.0
+
+
+#: Which branch of the step reward applied (see ``toolgym.reward``).
+RewardBranch = Literal["tool_calls", "empty", "malformed", "answer", "all_solved", "none"]
+
+
+class Step(BaseModel):
+    """One assistant turn and its step reward."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    response: str = ""  # the raw model text (empty when the backend returned native tool calls only)
+    content: str = ""  # the text part after tool calls were taken out
+    results: list[ToolResult] = Field(default_factory=list)
+    malformed: list[MalformedCall] = Field(default_factory=list)
+    reward: float = 0.0
+    branch: RewardBranch = "none"
+    solve_rate: float = 0.0  # after this step
+
+
+class TrajectoryMetrics(BaseModel):
+    """The paper's trajectory metrics plus the counts they come from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    calls: int
+    solved: int
+    needed: int
+    solve_precision: float
+    solve_rate: float
+    solve_f1: float
+    answer_correct: bool | None = None
+    turns: int = 0
+
+
+TrajectoryStatus = Literal["completed", "truncated", "failed"]
+
+
+class Trajectory(BaseModel):
+    """A whole episode. ``status='failed'`` with ``error`` records a rollout that could not finish
+    (a failed request, say): a bad rollout is data, not a crash."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    env_id: str
+    sample: int = 0
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    metrics: TrajectoryMetrics
+    status: TrajectoryStatus = "completed"
+    error: str | None = None
+    model: str | None = None
+    scenario: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [r.call for s in self.steps for r in s.results]
