@@ -1,0 +1,131 @@
+"""JSONL, the default storage: one record per line, streamed in, appended out.
+
+Writes are append-only and crash-safe: each record is one ``write`` of a complete line to a file
+opened with ``O_APPEND``, so a killed process leaves whole lines behind. If an earlier run was cut
+off mid-line anyway (power loss, a foreign writer), opening the file for appending moves that partial
+line to ``<file>.partial`` (nothing is lost) and reports it; reading reports it as a ``truncated``
+error instead of failing on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ErrorKind, RecordError
+
+ErrorSink = Callable[[RecordError, Any], None]
+"""Receives a problem and the raw data it concerns (text for unreadable lines)."""
+
+
+def _raise(err: RecordError, raw: Any = None) -> None:
+    from ..errors import InvalidRecord
+
+    raise InvalidRecord([err])
+
+
+def iter_jsonl(path: str | os.PathLike, on_error: ErrorSink | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for every line that parses. Bad lines go to ``on_error``
+    (default: raise :class:`InvalidRecord`); blank lines are skipped."""
+    on_error = on_error or _raise
+    source = str(path)
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            if not raw.endswith(b"\n"):
+                # Only the last line can lack a newline; a complete JSON value there is still accepted.
+                try:
+                    value = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    on_error(RecordError(ErrorKind.TRUNCATED,
+                                         "the last line is incomplete (an interrupted write); it was skipped",
+                                         line=number, source=source), raw.decode("utf-8", "replace"))
+                    continue
+                yield number, value
+                continue
+            try:
+                yield number, json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                on_error(RecordError(ErrorKind.JSON, f"not valid JSON: {exc}", line=number, source=source),
+                         raw.decode("utf-8", "replace").rstrip("\n"))
+
+
+def repair_tail(path: str | os.PathLike) -> int:
+    """If ``path`` ends in a partial line, move it to ``<path>.partial`` and cut it off.
+    Returns the number of bytes moved (0 if the file was clean)."""
+    p = Path(path)
+    if not p.exists() or p.stat().st_size == 0:
+        return 0
+    with open(p, "rb+") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return 0
+        # Walk back to the last newline.
+        block, pos = 65536, size
+        cut = 0
+        while pos > 0:
+            start = max(0, pos - block)
+            f.seek(start)
+            data = f.read(pos - start)
+            i = data.rfind(b"\n")
+            if i != -1:
+                cut = start + i + 1
+                break
+            pos = start
+        f.seek(cut)
+        tail = f.read()
+        with open(str(p) + ".partial", "ab") as side:
+            side.write(tail + b"\n")
+        f.truncate(cut)
+    return size - cut
+
+
+class JsonlWriter:
+    """Append-only JSONL writer. Each :meth:`write` is durable once it returns (with ``fsync=True``)
+    or at least complete in the file (always)."""
+
+    def __init__(self, path: str | os.PathLike, *, fsync: bool = False, on_repair: Callable[[int], None] | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        moved = repair_tail(self.path)
+        if moved and on_repair is not None:
+            on_repair(moved)
+        self.repaired_bytes = moved
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fsync = fsync
+        self.count = 0
+
+    def write(self, record: Any) -> None:
+        if hasattr(record, "model_dump_json"):
+            line = record.model_dump_json()
+        else:
+            line = json.dumps(record, ensure_ascii=False)
+        data = (line + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        if self._fsync:
+            os.fsync(self._fd)
+        self.count += 1
+
+    def write_many(self, records: Iterable[Any]) -> None:
+        for r in records:
+            self.write(r)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
