@@ -1,0 +1,30 @@
+"""The ``toolgym`` command line: a thin layer over the library (typer + rich).
+
+Each command lives in its own module; this one assembles them. Registration is explicit.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import _data, _demo, _verify
+
+app = typer.Typer(
+    name="toolgym",
+    help="Build verifiable tool-use environments, roll models out in them, score, train and evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+app.command("import")(_data.import_cmd)
+app.command("export")(_data.export_cmd)
+app.command("inspect")(_data.inspect_cmd)
+app.command("verify")(_verify.verify_cmd)
+app.command("score")(_verify.score_cmd)
+app.command("sandbox-info")(_verify.sandbox_info_cmd)
+app.command("demo")(_demo.demo_cmd)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,194 @@
+"""``toolgym verify``, ``score`` and ``sandbox-info``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..io import JsonlWriter, Rejects, atomic_write_text, count_records, iter_jsonl, read_environments
+from ..reward import aggregate, replay_messages
+from ..sandbox import EXECUTORS, SandboxLimits, make_executor
+from ..schema import Trajectory, TrajectoryMetrics
+from ..verify import verify_environments
+from ._common import console, counter_table, fail, progress, rejects_summary
+
+ExecutorOpt = Annotated[str, typer.Option(help=f"Where tool code runs: {', '.join(EXECUTORS)}.")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Sandbox worker processes (default: CPU count).")]
+TimeoutOpt = Annotated[float, typer.Option(help="Per-call timeout in seconds.")]
+
+
+def build_executor(executor: str, workers: int | None, timeout: float):
+    limits = SandboxLimits(timeout_s=timeout)
+    if executor == "sandbox":
+        return make_executor("sandbox", workers=workers, limits=limits)
+    if executor in EXECUTORS:
+        return make_executor(executor, limits=limits)
+    fail(f"unknown executor {executor!r}; use --executor with one of {', '.join(EXECUTORS)}")
+
+
+def verify_cmd(
+    path: Annotated[Path, typer.Argument(help="Environments file (.jsonl, .parquet or HF folder).")],
+    executor: ExecutorOpt = "sandbox",
+    workers: WorkersOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    batch: Annotated[int, typer.Option(help="Environments per sandbox round.")] = 256,
+    report: Annotated[Path | None, typer.Option(help="Write one JSON line per environment here.")] = None,
+    show: Annotated[int, typer.Option(help="How many failures to list.")] = 10,
+) -> None:
+    """Check every environment: schema and code, then run its gold solution in the sandbox (every expected
+    item solved, the answer reached, deterministic, wrong arguments do not leak the answer).
+
+    Exits 1 if any environment is invalid or fails."""
+    if not path.exists():
+        fail(f"{path} does not exist")
+    total = count_records(path)
+    rejects = Rejects()
+    statuses: dict[str, Counter] = {}
+    failed_checks: Counter = Counter()
+    failures = []
+    if report and report.exists():
+        report.unlink()
+    writer = JsonlWriter(report) if report else None
+    ex = build_executor(executor, workers, timeout)
+    try:
+        envs = read_environments(path, on_error=rejects)
+        with progress() as bar:
+            task = bar.add_task("verifying", total=total, status="")
+            while chunk := list(itertools.islice(envs, batch)):
+                for r in verify_environments(chunk, ex):
+                    statuses.setdefault(r.scenario or "unknown", Counter())[r.status] += 1
+                    if r.status == "fail":
+                        failures.append(r)
+                        failed_checks.update(c.name for c in r.checks if not c.ok)
+                    if writer:
+                        writer.write(r.to_dict())
+                done = sum(sum(c.values()) for c in statuses.values())
+                bar.update(task, completed=done + rejects.records,
+                           status=f"{len(failures)} failed, {rejects.records} invalid")
+    finally:
+        ex.close()
+        if writer:
+            writer.close()
+    table = Table(title="verification", show_edge=False)
+    for col in ("scenario", "pass", "fail", "skip"):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for scenario, c in sorted(statuses.items()):
+        table.add_row(scenario, str(c["pass"]), str(c["fail"]), str(c["skip"]))
+    console.print(table)
+    if failures:
+        console.print(counter_table("failed checks", failed_checks, "check"))
+        lines = Table(title=f"first {min(show, len(failures))} failure(s)", show_edge=False)
+        lines.add_column("id")
+        lines.add_column("scenario")
+        lines.add_column("reason", overflow="fold")
+        for r in failures[:show]:
+            lines.add_row(r.env_id, r.scenario or "", r.reason)
+        console.print(lines)
+    rejects_summary(rejects.kinds, rejects.records, None)
+    for e in rejects.errors[:show]:
+        console.print(f"  [red]invalid[/] {e}")
+    passed = sum(c["pass"] for c in statuses.values())
+    console.print(f"[bold]{passed}[/] passed, [bold]{len(failures)}[/] failed, [bold]{rejects.records}[/] invalid"
+                  + (f"; report: {report}" if report else ""))
+    if failures or rejects.records:
+        raise typer.Exit(1)
+
+
+def _load_envs(path: Path):
+    rejects = Rejects()
+    envs = list(read_environments(path, on_error=rejects))
+    if rejects.records:
+        console.print(f"[yellow]{rejects.records} invalid environment(s) in {path} ignored[/]")
+    return envs
+
+
+def score_cmd(
+    trajectories: Annotated[Path, typer.Argument(help="Trajectories (JSONL): toolgym's or the reference scripts'.")],
+    envs: Annotated[Path | None, typer.Option(help="Environments to recompute the metrics against.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
+) -> None:
+    """Solve-P, Solve-R, Solve-F1 and answer accuracy of a file of trajectories, per scenario.
+
+    With --envs the metrics are recomputed from the messages (matched by environment id, or by the question
+    for the reference scripts' output); otherwise the metrics stored in each trajectory are used."""
+    if not trajectories.exists():
+        fail(f"{trajectories} does not exist")
+    by_id, by_question = {}, {}
+    if envs is not None:
+        for e in _load_envs(envs):
+            by_id[e.id] = e
+            by_question.setdefault(e.question, e)
+    rejects = Rejects()
+    items: list[tuple[str | None, TrajectoryMetrics]] = []
+    unmatched = 0
+    for _, raw in iter_jsonl(trajectories, rejects):
+        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
+            unmatched += 1
+            continue
+        messages = raw["messages"]
+        env = by_id.get(raw.get("env_id"))
+        if env is None and by_question:
+            question = next((m.get("content") for m in messages if m.get("role") == "user"), None)
+            env = by_question.get(question)
+        if env is not None:
+            items.append((env.scenario, replay_messages(messages, env.expected, env.answer)))
+        elif "steps" in raw and "env_id" in raw:
+            t = Trajectory.model_validate(raw)
+            items.append((t.scenario, t.metrics))
+        elif isinstance(raw.get("metrics"), dict) and not by_question:
+            m = raw["metrics"]
+            items.append((raw.get("data_source"), TrajectoryMetrics(
+                calls=0, solved=0, needed=0, solve_precision=m.get("solve_precision", 0.0),
+                solve_rate=m.get("solve_rate", 0.0), solve_f1=m.get("solve_f1", 0.0))))
+        else:
+            unmatched += 1
+    if not items:
+        fail("no trajectory could be scored" + (" (none matched an environment)" if envs else ""), 1)
+    summary = aggregate(items)
+    table = Table(title=f"{trajectories.name}", show_edge=False)
+    for col in ("scenario", "n", "Solve-P", "Solve-R", "Solve-F1", "answer acc."):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for name in sorted(summary, key=lambda k: (k == "overall", k)):
+        s = summary[name]
+        acc = "-" if s["answer_accuracy"] != s["answer_accuracy"] else f"{100 * s['answer_accuracy']:.2f}"
+        table.add_row(name, str(s["n"]), f"{100 * s['solve_precision']:.2f}", f"{100 * s['solve_rate']:.2f}",
+                      f"{100 * s['solve_f1']:.2f}", acc)
+    console.print(table)
+    if unmatched:
+        console.print(f"[yellow]{unmatched} trajectory line(s) skipped (unreadable or no matching environment)[/]")
+    rejects_summary(rejects.kinds, rejects.records, None)
+    if json_out:
+        atomic_write_text(json_out, json.dumps(summary, indent=2) + "\n")
+
+
+def sandbox_info_cmd() -> None:
+    """Show which isolation layers the sandbox gets on this machine, and run a quick self-test."""
+    from ..sandbox import ExecRequest, SandboxPool
+
+    probes = {
+        "normal call": ("ok", "def ok():\n    return 'fine'"),
+        "open a socket": ("net", "def net():\n    import socket\n    socket.socket().connect(('1.1.1.1', 80))"),
+        "write /etc": ("w", "def w():\n    open('/etc/toolgym-probe', 'w').write('x')"),
+        "start a process": ("p", "def p():\n    import subprocess\n    return subprocess.run(['true'])"),
+    }
+    with SandboxPool(workers=1) as pool:
+        table = Table(title="sandbox layers", show_edge=False)
+        table.add_column("layer")
+        table.add_column("state")
+        for layer, state in pool.layers.items():
+            table.add_row(layer, state)
+        console.print(table)
+        results = pool.run([ExecRequest(name, {}, {name: src}) for name, src in probes.values()])
+        checks = Table(title="self-test", show_edge=False)
+        checks.add_column("probe")
+        checks.add_column("status")
+        checks.add_column("tool message", overflow="fold")
+        for label, r in zip(probes, results):
+            checks.add_row(label, r.status, r.output)
+        console.print(checks)

@@ -1,0 +1,75 @@
+"""Metrics of a finished conversation, recomputed from its messages (no tool is executed again).
+
+Works on our trajectories and on the reference scripts' output (``messages`` in OpenAI format:
+assistant messages with ``tool_calls``, each answered by a ``tool`` message)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..schema import TrajectoryMetrics
+from ._core import UnsolvedSet, contains_answer, trajectory_metrics
+
+
+def _tool_outputs(messages: Sequence[Mapping[str, Any]], start: int, calls: list) -> list[str]:
+    """Outputs for ``calls`` from the tool messages after ``start``, matched by id, else by order."""
+    replies = []
+    for m in messages[start:]:
+        if m.get("role") != "tool":
+            break
+        replies.append(m)
+    by_id = {m.get("tool_call_id"): m for m in replies if m.get("tool_call_id")}
+    out = []
+    for i, call in enumerate(calls):
+        reply = by_id.get(call.get("id")) if call.get("id") in by_id and len(by_id) == len(replies) else None
+        if reply is None and i < len(replies):
+            reply = replies[i]
+        content = reply.get("content") if reply else ""
+        out.append(content if isinstance(content, str) else str(content or ""))
+    return out
+
+
+def replay_messages(messages: Sequence[Mapping[str, Any]], expected: Mapping[str, Sequence[str]],
+                    answer: str | None) -> TrajectoryMetrics:
+    unsolved = UnsolvedSet(expected)
+    needed = unsolved.remaining
+    calls = solved = turns = 0
+    final: str | None = None
+    for i, m in enumerate(messages):
+        if m.get("role") != "assistant":
+            continue
+        turns += 1
+        tool_calls = m.get("tool_calls") or []
+        if not tool_calls:
+            final = m.get("content") or ""
+            continue
+        final = None
+        outputs = _tool_outputs(messages, i + 1, list(tool_calls))
+        for call, output in zip(tool_calls, outputs):
+            calls += 1
+            name = (call.get("function") or {}).get("name") if isinstance(call, Mapping) else None
+            if isinstance(name, str) and unsolved.solve(name, output) is not None:
+                solved += 1
+    correct = contains_answer(final, answer) if answer is not None else None
+    return trajectory_metrics(calls, solved, needed, answer_correct=correct, turns=turns)
+
+
+def aggregate(items: Sequence[tuple[str | None, TrajectoryMetrics]]) -> dict[str, dict[str, float]]:
+    """Mean Solve-P/R/F1 and answer accuracy per scenario and ``overall`` (the paper averages per
+    trajectory). Answer accuracy is over the trajectories where it is known."""
+    groups: dict[str, list[TrajectoryMetrics]] = {}
+    for scenario, m in items:
+        groups.setdefault(scenario or "unknown", []).append(m)
+        groups.setdefault("overall", []).append(m)
+    out: dict[str, dict[str, float]] = {}
+    for name, ms in groups.items():
+        known = [m.answer_correct for m in ms if m.answer_correct is not None]
+        out[name] = {
+            "n": len(ms),
+            "solve_precision": sum(m.solve_precision for m in ms) / len(ms),
+            "solve_rate": sum(m.solve_rate for m in ms) / len(ms),
+            "solve_f1": sum(m.solve_f1 for m in ms) / len(ms),
+            "answer_accuracy": (sum(known) / len(known)) if known else float("nan"),
+        }
+    return out

@@ -1,0 +1,168 @@
+"""Verification of environments by running their gold solution in the sandbox.
+
+An environment passes when, executed through an :class:`~toolgym.sandbox.Executor`:
+
+* ``calls``: every gold call returns normally (no error message);
+* ``solves``: the gold calls, in order, solve every expected item (the reward's own matching);
+* ``answer``: every part of the final answer appears in the gold outputs;
+* ``deterministic``: running the solution again gives the same outputs;
+* ``perturbed``: each gold call with all its arguments replaced by wrong values of the same type
+  does not return the answer that call solved, and calling a tool with no arguments solves nothing.
+
+All calls of all environments in a batch go to the executor in one run (tools are stateless: each call
+gets a fresh namespace), so verification runs at sandbox speed. Environments without a solution
+(imported data) are reported as ``skip``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .reward import UnsolvedSet, answer_matches
+from .sandbox import ExecRequest, ExecResult, Executor
+from .schema import Environment, ToolCall
+
+VerifyStatus = Literal["pass", "fail", "skip"]
+_ERROR_PREFIX = "an error occured when call "
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    env_id: str
+    scenario: str | None
+    status: VerifyStatus
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        failed = [c for c in self.checks if not c.ok]
+        return "; ".join(f"{c.name}: {c.detail}" for c in failed) if failed else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"env_id": self.env_id, "scenario": self.scenario, "status": self.status,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]}
+
+
+def _wrong_string(value: str) -> str:
+    return "unknown-" + hashlib.sha1(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def perturb(value: Any) -> Any:
+    """A wrong value of the same JSON type (deterministic), never equal to or containing the original."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1000003
+    if isinstance(value, float):
+        return value * 3.7 + 1000003.5
+    if isinstance(value, str):
+        return _wrong_string(value)
+    if isinstance(value, list):
+        return [perturb(v) for v in value] if value else ["unknown"]
+    if isinstance(value, dict):
+        return {k: perturb(v) for k, v in value.items()}
+    return "unknown"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@dataclass
+class _Plan:
+    env: Environment
+    gold: list[ToolCall]
+    perturbed: list[tuple[int, ToolCall]]  # (index of the gold call, perturbed call)
+    empty: list[ToolCall]  # one no-argument probe per tool that takes arguments
+    start: int = 0
+
+
+def _plan(env: Environment) -> _Plan:
+    gold = env.solution_calls
+    perturbed = [(i, ToolCall(name=c.name, arguments=perturb(c.arguments)))
+                 for i, c in enumerate(gold) if isinstance(c.arguments, dict) and c.arguments]
+    seen: list[str] = []
+    for c in gold:
+        if isinstance(c.arguments, dict) and c.arguments and c.name not in seen:
+            seen.append(c.name)
+    return _Plan(env, gold, perturbed, [ToolCall(name=n, arguments={}) for n in seen])
+
+
+def _judge(plan: _Plan, first: list[ExecResult], second: list[ExecResult], perturbed: list[ExecResult],
+           empty: list[ExecResult]) -> VerifyResult:
+    env = plan.env
+    checks: list[Check] = []
+    bad = [(i, c, r) for i, (c, r) in enumerate(zip(plan.gold, first)) if not r.ok or r.output.startswith(_ERROR_PREFIX)]
+    checks.append(Check("calls", not bad, "" if not bad else
+                        f"call {bad[0][0]} ({bad[0][1].name}) failed: {_short(bad[0][2].output)}"))
+    unsolved = UnsolvedSet(env.expected)
+    solved_by = [unsolved.solve(c.name, r.output) for c, r in zip(plan.gold, first)]
+    left = {k: v for k, v in unsolved.to_dict().items() if v}
+    checks.append(Check("solves", not left, "" if not left else f"not solved by the solution: {left}"))
+    if env.answer is not None:
+        joined = "\n".join(r.output for r in first)
+        ok = answer_matches(joined, env.answer)
+        checks.append(Check("answer", ok, "" if ok else f"answer {env.answer!r} is not in the solution's outputs"))
+    same = [i for i, (a, b) in enumerate(zip(first, second)) if a.output != b.output]
+    checks.append(Check("deterministic", not same, "" if not same else
+                        f"call {same[0]} ({plan.gold[same[0]].name}) gave different outputs on two runs"))
+    leaks = []
+    for (i, call), r in zip(plan.perturbed, perturbed):
+        item = solved_by[i]
+        if item is not None and answer_matches(r.output, item):
+            leaks.append(f"{call.name} with wrong arguments {call.arguments} still returns {item!r}")
+    for call, r in zip(plan.empty, empty):
+        hits = [x for x in env.expected.get(call.name, []) if answer_matches(r.output, x)]
+        if hits:
+            leaks.append(f"{call.name} with no arguments returns {hits[0]!r}")
+    checks.append(Check("perturbed", not leaks, leaks[0] if leaks else ""))
+    status: VerifyStatus = "pass" if all(c.ok for c in checks) else "fail"
+    return VerifyResult(env.id, env.scenario, status, checks)
+
+
+def verify_environments(envs: Sequence[Environment], executor: Executor) -> list[VerifyResult]:
+    """Verify a batch of environments with one executor run."""
+    plans: list[_Plan] = []
+    requests: list[ExecRequest] = []
+    results: list[VerifyResult | None] = []
+    for env in envs:
+        if not env.solution:
+            results.append(VerifyResult(env.id, env.scenario, "skip", [Check("solution", False, "no gold solution")]))
+            continue
+        if env.needed == 0:
+            results.append(VerifyResult(env.id, env.scenario, "fail",
+                                        [Check("expected", False, "nothing is expected: the reward cannot be earned")]))
+            continue
+        plan = _plan(env)
+        plan.start = len(requests)
+        calls = plan.gold + plan.gold + [c for _, c in plan.perturbed] + plan.empty
+        requests.extend(ExecRequest(c.name, c.arguments, env.code) for c in calls)
+        plans.append(plan)
+        results.append(None)
+    outputs = executor.run(requests) if requests else []
+    it = iter(plans)
+    final: list[VerifyResult] = []
+    for r in results:
+        if r is not None:
+            final.append(r)
+            continue
+        plan = next(it)
+        n, p, e = len(plan.gold), len(plan.perturbed), len(plan.empty)
+        chunk = outputs[plan.start:plan.start + 2 * n + p + e]
+        final.append(_judge(plan, chunk[:n], chunk[n:2 * n], chunk[2 * n:2 * n + p], chunk[2 * n + p:]))
+    return final
+
+
+def verify_environment(env: Environment, executor: Executor) -> VerifyResult:
+    return verify_environments([env], executor)[0]
