@@ -193,8 +193,8 @@ class SandboxPool:
         sel.register(worker.fd_out, selectors.EVENT_READ)
         try:
             while True:
-                frames = self._parse(worker)
-                if frames:
+                frames, bad = self._parse(worker)
+                if frames or bad:
                     return frames
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sel.select(remaining):
@@ -375,30 +375,35 @@ class SandboxPool:
             return False
         return True
 
-    def _parse(self, w: _Worker) -> list:
+    def _parse(self, w: _Worker) -> tuple[list, bool]:
+        """Complete frames in the buffer, and whether an unreadable frame followed them (the frames
+        before it are still good: a result must not be lost because a tool wrote junk after it)."""
         frames = []
         buf = w.buf
         pos = 0
         limit = self.limits.output_chars * 6 + 4096
+        bad = False
         while len(buf) - pos >= 4:
             (size,) = _HEADER.unpack_from(buf, pos)
             if size > limit:
-                raise ValueError("oversized frame from a sandbox worker")
+                bad = True
+                break
             if len(buf) - pos - 4 < size:
                 break
-            frames.append(json.loads(bytes(buf[pos + 4:pos + 4 + size])))
+            try:
+                frames.append(json.loads(bytes(buf[pos + 4:pos + 4 + size])))
+            except (ValueError, UnicodeDecodeError):
+                bad = True
+                break
             pos += 4 + size
         if pos:
             del buf[:pos]
-        return frames
+        return frames, bad
 
     def _consume(self, w: _Worker, sources, results, queue) -> str | None:
         """Take the frames that arrived. Returns ``"done"`` when the chunk is complete, a failure verdict
         if the worker must go, ``None`` to keep waiting."""
-        try:
-            frames = self._parse(w)
-        except (ValueError, json.JSONDecodeError):
-            return "crashed"
+        frames, bad = self._parse(w)
         for frame in frames:
             expected = w.chunk[w.received]
             if (not isinstance(frame, list) or len(frame) != 5 or frame[0] != expected.index
@@ -419,6 +424,8 @@ class SandboxPool:
                     queue.appendleft(w.chunk[w.received:])
                 w.chunk = []
                 return "retire"
+        if bad:
+            return "crashed"
         return "done" if w.received >= len(w.chunk) else None
 
     def _fail_current(self, w: _Worker, chunk: list[_Call], position: int, results, verdict: str,

@@ -51,7 +51,10 @@ class _State:
 
 
 def _on_timer(signum, _frame):
+    # Raise once per call: a second raise could land inside our own handling of the first. A tool that
+    # swallows the exception and keeps going is killed by the parent's watchdog instead.
     if _State.armed:
+        _State.armed = False
         raise _CpuLimit() if signum == signal.SIGPROF else _Limit()
 
 
@@ -96,8 +99,8 @@ def run_call(code, name: str, arguments, timeout: float, cpu: float, output_char
     t0 = _perf()
     retire = False
     _State.armed = True
-    _setitimer(_ITIMER_REAL, timeout, 0.05)  # keeps firing if the tool swallows the first one
-    _setitimer(_ITIMER_PROF, cpu, 0.05)
+    _setitimer(_ITIMER_REAL, timeout)
+    _setitimer(_ITIMER_PROF, cpu)
     try:
         try:
             output = _call.invoke(code, name, arguments)
@@ -179,8 +182,12 @@ def main() -> None:
             if code is None:
                 _send(out_fd, _dumps([index, "need_code", "", 0.0, False]).encode())
                 continue
-            status, output, seconds, retire = run_call(code, name, arguments, timeout, cpu, output_chars,
-                                                       memory_mb)
+            try:
+                status, output, seconds, retire = run_call(code, name, arguments, timeout, cpu, output_chars,
+                                                           memory_mb)
+            except _Limit:  # the deadline passed just as the call was being wrapped up
+                status, seconds, retire = "timeout", timeout, True
+                output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")
             if _listdir(folder):
                 _clear_folder(folder)
             _chdir(folder)
