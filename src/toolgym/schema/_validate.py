@@ -33,9 +33,9 @@ def validate_tool_schema(tool: Any, index: int = 0) -> list[RecordError]:
     where = f"tools[{index}]"
     if not isinstance(tool, dict):
         return [_err(ErrorKind.TOOL_SCHEMA, f"a tool must be a JSON object, got {type(tool).__name__}", where)]
+    if tool.get("type", "function") != "function":
+        return [_err(ErrorKind.TOOL_SCHEMA, f"unsupported tool type {tool.get('type')!r}", f"{where}.type")]
     if "function" in tool:
-        if tool.get("type", "function") != "function":
-            return [_err(ErrorKind.TOOL_SCHEMA, f"unsupported tool type {tool.get('type')!r}", f"{where}.type")]
         if not isinstance(tool["function"], dict):
             return [_err(ErrorKind.TOOL_SCHEMA, "'function' must be a JSON object", f"{where}.function")]
         where += ".function"
