@@ -7,7 +7,13 @@ An environment passes when, executed through an :class:`~toolgym.sandbox.Executo
 * ``answer``: every part of the final answer appears in the gold outputs;
 * ``deterministic``: running the solution again gives the same outputs;
 * ``perturbed``: each gold call with all its arguments replaced by wrong values of the same type
-  does not return the answer that call solved, and calling a tool with no arguments solves nothing.
+  does not return the answer that call solved, and calling a tool with no arguments solves nothing;
+* ``probes`` (reward-hacking probes, opt-in with ``probes=True``; the procedural builder always runs
+  them): degenerate calls of each tool the solution uses
+  (an argument left out; every string argument replaced by a wildcard or listing request: ``*``,
+  ``all``, ``""``, ``list``) return none of that tool's expected answers, and a call of each tool the
+  solution does not use (a distractor) returns none of the environment's expected answers. An
+  answer that the probe's own arguments already contain is not counted (echoing input is no leak).
 
 All calls of all environments in a batch go to the executor in one run (tools are stateless: each call
 gets a fresh namespace), so verification runs at sandbox speed. Environments without a solution
@@ -17,6 +23,7 @@ gets a fresh namespace), so verification runs at sandbox speed. Environments wit
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,6 +34,7 @@ from .schema import Environment, ToolCall
 
 VerifyStatus = Literal["pass", "fail", "skip"]
 _ERROR_PREFIX = "an error occured when call "
+WILDCARDS = ("*", "all", "", "list")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +93,90 @@ class _Plan:
     gold: list[ToolCall]
     perturbed: list[tuple[int, ToolCall]]  # (index of the gold call, perturbed call)
     empty: list[ToolCall]  # one no-argument probe per tool that takes arguments
+    probes: list[tuple[str, ToolCall]] = field(default_factory=list)  # (kind, call), see probe_calls
     start: int = 0
 
 
-def _plan(env: Environment) -> _Plan:
+def _replace_strings(value: Any, text: str) -> Any:
+    if isinstance(value, str):
+        return text
+    if isinstance(value, list):
+        return [_replace_strings(v, text) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, text) for k, v in value.items()}
+    return value
+
+
+def _placeholder(name: str, schema: Any, gold: list[ToolCall]) -> Any:
+    """A plausible argument for a distractor: a gold argument of the same name, else one of the type."""
+    for c in gold:
+        if isinstance(c.arguments, dict) and name in c.arguments:
+            return c.arguments[name]
+    schema = schema if isinstance(schema, dict) else {}
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind in ("number", "integer"):
+        return 1
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    strings = [v for c in gold if isinstance(c.arguments, dict) for v in c.arguments.values() if isinstance(v, str)]
+    return strings[0] if strings else "x"
+
+
+def probe_calls(env: Environment) -> list[tuple[str, ToolCall]]:
+    """The reward-hacking probes of an environment: ``(kind, call)`` with kind ``missing``,
+    ``wildcard`` or ``distractor``."""
+    from .schema import tool_function
+
+    gold = env.solution_calls
+    probes: list[tuple[str, ToolCall]] = []
+    first: dict[str, ToolCall] = {}
+    for c in gold:
+        if isinstance(c.arguments, dict) and c.arguments:
+            first.setdefault(c.name, c)
+    for name, c in first.items():
+        keys = list(c.arguments)
+        if len(keys) > 1:
+            probes.append(("missing", ToolCall(name=name, arguments={k: c.arguments[k] for k in keys[1:]})))
+        seen = set()
+        for w in WILDCARDS:
+            args = _replace_strings(c.arguments, w)
+            key = json.dumps(args, sort_keys=True)
+            if args != c.arguments and key not in seen:
+                seen.add(key)
+                probes.append(("wildcard", ToolCall(name=name, arguments=args)))
+    used = {c.name for c in gold}
+    for tool in env.tools:
+        fn = tool_function(tool)
+        name = fn.get("name")
+        if not isinstance(name, str) or name in used:
+            continue
+        params = fn.get("parameters") or {}
+        props = params.get("properties") or {}
+        args = {p: _placeholder(p, props.get(p), gold) for p in params.get("required") or []}
+        probes.append(("distractor", ToolCall(name=name, arguments=args)))
+    return probes
+
+
+def _leaks(env: Environment, kind: str, call: ToolCall, output: str) -> str | None:
+    """The expected answer a probe's output gives away, if any."""
+    if kind == "distractor":
+        items = [x for xs in env.expected.values() for x in xs]
+    else:
+        items = env.expected.get(call.name, [])
+    echoed = call.arguments_json().lower().replace(",", "")
+    for item in items:
+        if answer_matches(output, item) and not answer_matches(echoed, item):
+            return item
+    return None
+
+
+def _plan(env: Environment, probes: bool = True) -> _Plan:
     gold = env.solution_calls
     perturbed = [(i, ToolCall(name=c.name, arguments=perturb(c.arguments)))
                  for i, c in enumerate(gold) if isinstance(c.arguments, dict) and c.arguments]
@@ -96,11 +184,12 @@ def _plan(env: Environment) -> _Plan:
     for c in gold:
         if isinstance(c.arguments, dict) and c.arguments and c.name not in seen:
             seen.append(c.name)
-    return _Plan(env, gold, perturbed, [ToolCall(name=n, arguments={}) for n in seen])
+    return _Plan(env, gold, perturbed, [ToolCall(name=n, arguments={}) for n in seen],
+                 probe_calls(env) if probes else [])
 
 
 def _judge(plan: _Plan, first: list[ExecResult], second: list[ExecResult], perturbed: list[ExecResult],
-           empty: list[ExecResult]) -> VerifyResult:
+           empty: list[ExecResult], probes: list[ExecResult] | None = None) -> VerifyResult:
     env = plan.env
     checks: list[Check] = []
     bad = [(i, c, r) for i, (c, r) in enumerate(zip(plan.gold, first)) if not r.ok or r.output.startswith(_ERROR_PREFIX)]
@@ -127,12 +216,20 @@ def _judge(plan: _Plan, first: list[ExecResult], second: list[ExecResult], pertu
         if hits:
             leaks.append(f"{call.name} with no arguments returns {hits[0]!r}")
     checks.append(Check("perturbed", not leaks, leaks[0] if leaks else ""))
+    if plan.probes:
+        hacks = []
+        for (kind, call), r in zip(plan.probes, probes or []):
+            item = _leaks(env, kind, call, r.output)
+            if item is not None:
+                hacks.append(f"{kind} probe {call.name}({call.arguments_json()}) returns {item!r}")
+        checks.append(Check("probes", not hacks, hacks[0] if hacks else ""))
     status: VerifyStatus = "pass" if all(c.ok for c in checks) else "fail"
     return VerifyResult(env.id, env.scenario, status, checks)
 
 
-def verify_environments(envs: Sequence[Environment], executor: Executor) -> list[VerifyResult]:
-    """Verify a batch of environments with one executor run."""
+def verify_environments(envs: Sequence[Environment], executor: Executor, *, probes: bool = False) -> list[VerifyResult]:
+    """Verify a batch of environments with one executor run (``probes=True`` adds the
+    reward-hacking probes)."""
     plans: list[_Plan] = []
     requests: list[ExecRequest] = []
     results: list[VerifyResult | None] = []
@@ -144,9 +241,9 @@ def verify_environments(envs: Sequence[Environment], executor: Executor) -> list
             results.append(VerifyResult(env.id, env.scenario, "fail",
                                         [Check("expected", False, "nothing is expected: the reward cannot be earned")]))
             continue
-        plan = _plan(env)
+        plan = _plan(env, probes)
         plan.start = len(requests)
-        calls = plan.gold + plan.gold + [c for _, c in plan.perturbed] + plan.empty
+        calls = plan.gold + plan.gold + [c for _, c in plan.perturbed] + plan.empty + [c for _, c in plan.probes]
         requests.extend(ExecRequest(c.name, c.arguments, env.code) for c in calls)
         plans.append(plan)
         results.append(None)
@@ -158,11 +255,12 @@ def verify_environments(envs: Sequence[Environment], executor: Executor) -> list
             final.append(r)
             continue
         plan = next(it)
-        n, p, e = len(plan.gold), len(plan.perturbed), len(plan.empty)
-        chunk = outputs[plan.start:plan.start + 2 * n + p + e]
-        final.append(_judge(plan, chunk[:n], chunk[n:2 * n], chunk[2 * n:2 * n + p], chunk[2 * n + p:]))
+        n, p, e, h = len(plan.gold), len(plan.perturbed), len(plan.empty), len(plan.probes)
+        chunk = outputs[plan.start:plan.start + 2 * n + p + e + h]
+        final.append(_judge(plan, chunk[:n], chunk[n:2 * n], chunk[2 * n:2 * n + p], chunk[2 * n + p:2 * n + p + e],
+                            chunk[2 * n + p + e:]))
     return final
 
 
-def verify_environment(env: Environment, executor: Executor) -> VerifyResult:
-    return verify_environments([env], executor)[0]
+def verify_environment(env: Environment, executor: Executor, *, probes: bool = False) -> VerifyResult:
+    return verify_environments([env], executor, probes=probes)[0]
