@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from . import _build
 from . import _data, _demo, _verify
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.command("verify")(_verify.verify_cmd)
 app.command("score")(_verify.score_cmd)
 app.command("sandbox-info")(_verify.sandbox_info_cmd)
 app.command("demo")(_demo.demo_cmd)
+app.command("build")(_build.build_cmd)
 
 
 def main() -> None:
