@@ -69,9 +69,13 @@ class EnvSpec:
     levels: dict[str, int]
 
 
+_STAGES = {"spec": 0, "decompose": 1, "document": 2, "integrate": 3, "scale": 4, "deploy": 5}
+
+
 def env_rng(config: BuildConfig, index: int, stage: str) -> random.Random:
-    """The RNG of one stage of one environment: independent of every other environment and stage."""
-    return random.Random(f"toolgym-build:{config.seed}:{index}:{stage}")
+    """The RNG of one stage of one environment: independent of every other environment and stage.
+    Seeded with an integer (Python seeds ints identically on every platform and process)."""
+    return random.Random(((config.seed * 1_000_000_007 + index) << 4) + _STAGES[stage])
 
 
 def env_spec(config: BuildConfig, index: int) -> EnvSpec:

@@ -17,7 +17,9 @@ from . import _codegen, _compute
 from ._records import Draft, Param, Plan, ToolSpec
 from .world import ALT_UNIT, UNITS, World
 
-SURROUNDING = 3  # extra rows of the same type in a lookup tool
+SURROUNDING = 2  # extra rows of the same type in a lookup tool
+PAGE = 5  # rows of a related tool: a fixed page of its type, so the same source recurs across
+# environments and the sandbox compiles it once (the page must not touch the task's entities)
 
 
 def _k(name: str) -> str:
@@ -80,11 +82,21 @@ def _tool_data(world: World, draft: Draft, spec: ToolSpec, rng: random.Random, a
         ents = [world.get(etype, f"{q.entity}|{q.date}" if q.date else q.entity) for q in mine]
         rows: dict[str, list] = {}
         if spec.role == "near_miss":
-            donors = _others(world, etype, avoid, len(ents), rng)
-            for e, d in zip(ents, donors):
-                rows[_key(e)] = _row(world, etype, e, fs, values_from=d)
+            donors = _others(world, etype, avoid, 4 * len(ents), rng)
+            for e in ents:
+                # an outdated snapshot must not agree with the current value of any fact (else it would leak)
+                d = next((d for d in donors if all(d.values.get(f) != e.values.get(f) for f in fs)), None)
+                if d is not None:
+                    donors.remove(d)
+                    rows[_key(e)] = _row(world, etype, e, fs, values_from=d)
+        elif spec.role == "related":
+            pool = world.entities[etype]
+            pages = [pool[i:i + PAGE] for i in range(0, min(len(pool), PAGE * 6), PAGE)]
+            free = [p for p in pages if not any((e.owner or e.name) in avoid for e in p)]
+            for e in (rng.choice(free) if free else []):
+                rows[_key(e)] = _row(world, etype, e, fs)
         else:
-            extra = _others(world, etype, avoid, SURROUNDING + (2 if spec.role == "related" else 0), rng)
+            extra = _others(world, etype, avoid, SURROUNDING, rng)
             for e in ents + extra:
                 rows[_key(e)] = _row(world, etype, e, fs)
         data[etype] = dict(sorted(rows.items()))

@@ -69,16 +69,16 @@ def rejects_path(out: Path) -> Path:
 
 # ---- where shards run ----------------------------------------------------------------------------------
 
-_POOL = None
+_POOL: tuple[int, object] | None = None  # (pid, pool): a forked worker must not use its parent's pool
 
 
 def _local_pool():
     global _POOL
-    if _POOL is None:
+    if _POOL is None or _POOL[0] != os.getpid():
         from ..sandbox import SandboxPool
 
-        _POOL = SandboxPool(workers=1).start()
-    return _POOL
+        _POOL = (os.getpid(), SandboxPool(workers=1).start())
+    return _POOL[1]
 
 
 def _task(args: tuple[BuildConfig, int, int]) -> ShardResult:
