@@ -2,7 +2,8 @@
 
 Writes the sample environments, round-trips them through the paper's layout, exports verl parquet,
 verifies every environment in the sandbox, and scores two scripted baselines (one that follows the
-gold solution, one that makes mistakes) with the paper's step reward and trajectory metrics.
+gold solution, one that makes mistakes) with the paper's step reward and trajectory metrics. Then
+builds a few hundred environments with the procedural builder, verifies them and prints the statistics.
 """
 
 from __future__ import annotations
@@ -107,4 +108,28 @@ def demo_cmd(
     passed = sum(r.status == "pass" for r in results)
     console.print(f"[bold green]{passed}/{len(results)} environments verified.[/] Files are in {out}/.")
     if passed != len(results):
+        raise typer.Exit(1)
+    _build_step(out, seed, workers)
+
+
+def _build_step(out: Path, seed: int, workers: int | None, n: int = 300) -> None:
+    """Build a few hundred environments with the procedural builder, re-verify them from the file
+    (probes included) and print the build statistics."""
+    import os
+
+    from ..build import BuildConfig, build
+    from ._build import show_stats
+
+    path = out / "built.jsonl"
+    report = build(BuildConfig(seed=seed), path, n, workers=min(2, workers or os.cpu_count() or 1), overwrite=True)
+    console.print(f"[bold]4.[/] built {report.written} environments with the procedural builder in "
+                  f"{report.seconds:.1f}s ({report.rate:.0f}/s, sandbox verification included) -> {path}")
+    show_stats(report.stats)
+    built = list(read_environments(path))
+    with SandboxPool(workers=workers) as pool:
+        checked = verify_environments(built, pool, probes=True)
+    ok = sum(r.status == "pass" for r in checked)
+    console.print(f"[bold green]{ok}/{len(checked)} built environments pass verification again from the file "
+                  f"(reward-hacking probes included).[/]")
+    if ok != len(checked):
         raise typer.Exit(1)
