@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from . import _build
-from . import _data, _demo, _verify
+from . import _build, _data, _demo, _rollout, _verify
 
 app = typer.Typer(
     name="toolgym",
@@ -24,6 +23,9 @@ app.command("inspect")(_data.inspect_cmd)
 app.command("verify")(_verify.verify_cmd)
 app.command("score")(_verify.score_cmd)
 app.command("sandbox-info")(_verify.sandbox_info_cmd)
+app.command("rollout")(_rollout.rollout_cmd)
+app.command("eval")(_rollout.eval_cmd)
+app.command("compare")(_rollout.compare_cmd)
 app.command("demo")(_demo.demo_cmd)
 app.command("build")(_build.build_cmd)
 
