@@ -11,7 +11,7 @@ An environment passes when, executed through an :class:`~toolgym.sandbox.Executo
 * ``probes`` (reward-hacking probes, opt-in with ``probes=True``; the procedural builder always runs
   them): degenerate calls of each tool the solution uses
   (an argument left out; every string argument replaced by a wildcard or listing request: ``*``,
-  ``all``, ``""``, ``list``) return none of that tool's expected answers, and a call of each tool the
+  ``all``, ``""``) return none of that tool's expected answers, and a call of each tool the
   solution does not use (a distractor) returns none of the environment's expected answers. An
   answer that the probe's own arguments already contain is not counted (echoing input is no leak).
 
@@ -34,7 +34,7 @@ from .schema import Environment, ToolCall
 
 VerifyStatus = Literal["pass", "fail", "skip"]
 _ERROR_PREFIX = "an error occured when call "
-WILDCARDS = ("*", "all", "", "list")
+WILDCARDS = ("*", "all", "")
 
 
 @dataclass(frozen=True, slots=True)

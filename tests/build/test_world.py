@@ -5,7 +5,7 @@ from toolgym.build.world import DOMAINS, make_world
 
 def test_synthetic_world_is_a_function_of_the_seed():
     a, b, c = make_world("synthetic", 11), make_world("synthetic", 11), make_world("synthetic", 12)
-    names = lambda w: [e.name for t in sorted(w.entities) for e in w.entities[t]]  # noqa: E731
+    names = lambda w: [e.name for t in sorted(w.entities) for e in w.entities[t]]
     assert names(a) == names(b)
     assert names(a) != names(c)
     assert a.entities["country"][0].values == b.entities["country"][0].values

@@ -12,5 +12,18 @@ from .pipeline import Rejection, build_candidate, build_shard
 from .runner import BUILDERS, BuildReport, build
 from .world import DOMAINS, WORLDS, make_world
 
-__all__ = ["BUILDERS", "BuildConfig", "BuildReport", "DOMAINS", "Rejection", "WORLDS", "build", "build_candidate",
-           "build_shard", "make_world", "parse_levels", "parse_range", "parse_weights"]
+__all__ = [
+    "BUILDERS",
+    "DOMAINS",
+    "WORLDS",
+    "BuildConfig",
+    "BuildReport",
+    "Rejection",
+    "build",
+    "build_candidate",
+    "build_shard",
+    "make_world",
+    "parse_levels",
+    "parse_range",
+    "parse_weights",
+]

@@ -71,8 +71,8 @@ def _checks(spec: ToolSpec, f: dict[str, Any]) -> list[str]:
                      f'with {inner}."')
         lines.append("    " + "; ".join(f'{k} = query.get("{k}")' for k in f["nested"]))
     if f.get("multi"):
-        lines.append(f'    if entity_type not in D:\n        return "Error: \'entity_type\' must be one of " + '
-                     f'", ".join(D) + "."')
+        lines.append('    if entity_type not in D:\n        return "Error: \'entity_type\' must be one of " + '
+                     '", ".join(D) + "."')
     lines.append(f'    if not isinstance({key}, str) or not {key}.strip():\n        return "Error: \'{key}\' is '
                  f'required: the {noun}\'s name as a string."')
     if f.get("date"):
@@ -106,8 +106,8 @@ def _lookup_body(spec: ToolSpec, f: dict[str, Any]) -> list[str]:
     row_key = f'_k({key}) + "|" + day' if f.get("date") else f"_k({key})"
     where = " on \" + day + \"" if f.get("date") else ""
     lines = [f"    row = {table}.get({row_key})",
-             f'    if row is None:\n        return "Error: no record for " + repr({key}) + "{where} in the {f["source"]}. '
-             f'Check the spelling, or find the exact {noun} name with another tool first."',
+             (f'    if row is None:\n        return "Error: no record for " + repr({key}) + "{where} in the {f["source"]}. '
+              f'Check the spelling, or find the exact {noun} name with another tool first."'),
              f"    out = {{{key!r}: row[0]}}"]
     if f.get("date"):
         lines.append('    out["date"] = day')

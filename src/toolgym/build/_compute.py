@@ -165,7 +165,7 @@ def convert_currency(amount=None, from_currency=None, to_currency=None, **extra)
     return {"amount": _num(value), "currency": to_currency.upper()}
 '''
 
-#: variant -> (function name, source template, whether the template takes the world's rates)
+#: variant -> (function name, source template)
 VARIANTS: dict[str, tuple[str, str]] = {
     "calculate": ("calculate", CALCULATE),
     "aggregate": ("aggregate_numbers", AGGREGATE),
@@ -182,7 +182,7 @@ OP_VARIANT = {"diff": "calculate", "sum": "aggregate", "mean": "aggregate", "max
 
 def source(variant: str, rates: dict[str, float] | None = None) -> str:
     """The Python source of a compute tool."""
-    name, template = VARIANTS[variant]
+    template = VARIANTS[variant][1]
     if variant == "convert_units":
         return template % {"units": {u: list(v) for u, v in UNITS.items()}}
     if variant == "convert_currency":
@@ -193,7 +193,8 @@ def source(variant: str, rates: dict[str, float] | None = None) -> str:
 @lru_cache(maxsize=16)
 def _function(variant: str, rates_key: tuple = ()):
     namespace: dict[str, Any] = {}
-    exec(compile(source(variant, dict(rates_key)), f"<{variant}>", "exec"), namespace)
+    # our own constant source, the same the sandbox runs (see the module docstring)
+    exec(compile(source(variant, dict(rates_key)), f"<{variant}>", "exec"), namespace)  # noqa: S102
     return namespace[VARIANTS[variant][0]]
 
 

@@ -43,7 +43,7 @@ class _Lines:
         while view:
             view = view[os.write(self.fd, view):]
 
-    def __enter__(self) -> _Lines:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
@@ -153,8 +153,8 @@ class _State:
 
 
 def _resume(config: BuildConfig, out: Path, overwrite: bool) -> _State:
-    from .pipeline import stats_row
     from ..schema import Environment
+    from .pipeline import stats_row
 
     state = _State()
     rejects = rejects_path(out)

@@ -22,5 +22,18 @@ def make_world(kind: str = "synthetic", seed: int = 0) -> World:
     return WORLDS[kind](seed)
 
 
-__all__ = ["ALT_UNIT", "Attr", "DATE_PHRASES", "DOMAINS", "Entity", "EntityType", "MONTHS", "TYPES", "UNITS",
-           "UNIT_WORDS", "WORLDS", "World", "make_world"]
+__all__ = [
+    "ALT_UNIT",
+    "DATE_PHRASES",
+    "DOMAINS",
+    "MONTHS",
+    "TYPES",
+    "UNITS",
+    "UNIT_WORDS",
+    "WORLDS",
+    "Attr",
+    "Entity",
+    "EntityType",
+    "World",
+    "make_world",
+]
