@@ -169,10 +169,12 @@ def _leaks(env: Environment, kind: str, call: ToolCall, output: str) -> str | No
         items = [x for xs in env.expected.values() for x in xs]
     else:
         items = env.expected.get(call.name, [])
-    echoed = call.arguments_json().lower().replace(",", "")
+    echoed = None
     for item in items:
-        if answer_matches(output, item) and not answer_matches(echoed, item):
-            return item
+        if answer_matches(output, item):
+            echoed = echoed if echoed is not None else call.arguments_json()
+            if not answer_matches(echoed, item):
+                return item
     return None
 
 

@@ -39,6 +39,15 @@ _CODE_CACHE_CAPACITY = 8192  # must match the worker's
 _STATUSES = {"ok", "tool_error", "timeout", "memory", "crashed", "need_code"}
 
 
+def _json_name(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate memo
+    text = _cache.get(name)
+    if text is None:
+        if len(_cache) > 65536:
+            _cache.clear()
+        text = _cache[name] = json.dumps(name)
+    return text
+
+
 def _digest(source: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate memo
     key = _cache.get(source)
     if key is None:
@@ -63,6 +72,7 @@ class _Worker:
     proc: subprocess.Popen
     folder: str
     layers: dict
+    progress: str = ""  # file where the worker writes 1 + the index of the call it is running (0: none)
     known: set = field(default_factory=set)
     buf: bytearray = field(default_factory=bytearray)
     # the chunk in flight
@@ -93,6 +103,20 @@ class _Worker:
         except subprocess.TimeoutExpired:
             pass
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self.progress:
+            try:
+                os.unlink(self.progress)
+            except OSError:
+                pass
+
+    def running(self) -> int | None:
+        """The request index of the call the worker was running, if any."""
+        try:
+            with open(self.progress, "rb") as f:
+                value = struct.unpack("<q", f.read(8))[0]
+        except (OSError, struct.error):
+            return None
+        return value - 1 if value > 0 else None
 
 
 def _clean_env(folder: str) -> dict[str, str]:
@@ -155,10 +179,13 @@ class SandboxPool:
             atexit.register(self.close)
         return self
 
-    def _launch(self) -> tuple[subprocess.Popen, str]:
+    def _launch(self) -> tuple[subprocess.Popen, str, str]:
         folder = tempfile.mkdtemp(prefix="w-", dir=self._root)
+        progress = folder + ".progress"  # beside the tool's folder, not in it
+        with open(progress, "wb") as f:
+            f.write(bytes(8))
         config = {
-            "folder": folder, "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
+            "folder": folder, "progress": progress, "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
             "open_files": self.limits.open_files, "output_chars": self.limits.output_chars,
             "confine": self.confine, "debug": self._debug,
         }
@@ -171,11 +198,12 @@ class SandboxPool:
             )
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
+            os.unlink(progress)
             raise SandboxUnavailable(f"cannot start a sandbox worker ({sys.executable}): {exc}") from exc
-        return proc, folder
+        return proc, folder, progress
 
-    def _await_ready(self, proc: subprocess.Popen, folder: str) -> _Worker:
-        worker = _Worker(proc, folder, {})
+    def _await_ready(self, proc: subprocess.Popen, folder: str, progress: str) -> _Worker:
+        worker = _Worker(proc, folder, {}, progress=progress)
         deadline = time.monotonic() + self.start_timeout_s
         frames = self._read_frames(worker, deadline)
         if not frames or not isinstance(frames[0], dict) or frames[0].get("op") != "ready":
@@ -366,7 +394,7 @@ class SandboxPool:
                     w.known.clear()  # the worker clears its cache at the same point
                 w.known.add(c.key)
                 code[c.key] = sources[c.key]
-        parts = [f'[{c.index},"{c.key}",{json.dumps(c.name)},{c.args_json},{c.timeout!r},{c.cpu!r}]' for c in chunk]
+        parts = [f'[{c.index},"{c.key}",{_json_name(c.name)},{c.args_json},{c.timeout!r},{c.cpu!r}]' for c in chunk]
         payload = ('{"op":"run","code":' + json.dumps(code) + ',"calls":[' + ",".join(parts) + "]}").encode()
         w.chunk, w.received, w.last_progress = chunk, 0, time.monotonic()
         try:
@@ -408,7 +436,7 @@ class SandboxPool:
             expected = w.chunk[w.received]
             if (not isinstance(frame, list) or len(frame) != 5 or frame[0] != expected.index
                     or frame[1] not in _STATUSES or not isinstance(frame[2], str)):
-                return "crashed"  # protocol violation: the worker is not trustworthy any more
+                return "corrupt"  # protocol violation: the worker is not trustworthy any more
             index, status, output, seconds, retire = frame
             w.received += 1
             w.last_progress = time.monotonic()
@@ -425,27 +453,40 @@ class SandboxPool:
                 w.chunk = []
                 return "retire"
         if bad:
-            return "crashed"
+            return "corrupt"
         return "done" if w.received >= len(w.chunk) else None
 
     def _fail_current(self, w: _Worker, chunk: list[_Call], position: int, results, verdict: str,
                       queue: deque) -> _Worker | None:
-        """The worker failed during ``chunk[position]``: answer that call, re-queue the rest, replace it."""
-        if verdict != "retire" and position < len(chunk):
-            c = chunk[position]
+        """The worker failed while running part of ``chunk`` (results from ``position`` on are missing).
+
+        The call it was running (from its progress file) is answered with the failure and the others are
+        re-queued; those that ran but whose results were not sent yet run again (tools are stateless).
+        When the guilty call is not known for sure -- junk in the result pipe (``corrupt``), a death
+        between calls -- each call is re-run alone, where a failure can only be its own."""
+        rest = chunk[position:]
+        if verdict != "retire" and rest:
+            running = w.running() if verdict != "corrupt" else None
+            guilty = next((i for i, c in enumerate(rest) if c.index == running), None)
+            if guilty is None and len(rest) > 1:
+                for c in reversed(rest):
+                    queue.appendleft([c])
+                return self._replace(w)
+            c = rest[guilty or 0]
             if verdict == "timeout":
                 self.stats["timeouts"] += 1
                 msg = f"the tool timed out after {c.timeout:g} seconds"
             else:
+                verdict = "crashed"
                 self.stats["crashes"] += 1
                 w.proc.poll()
                 msg = f"the tool crashed the sandbox worker (exit status {w.proc.returncode})"
-            results[c.index] = ExecResult(_call.error_message(c.name, msg), verdict, c.timeout if verdict == "timeout" else 0.0)
-            rest = chunk[position + 1:]
-            if rest:
-                queue.appendleft(rest)
+            results[c.index] = ExecResult(_call.error_message(c.name, msg), verdict,
+                                          c.timeout if verdict == "timeout" else 0.0)
+            others = rest[:guilty or 0] + rest[(guilty or 0) + 1:]
+            if others:
+                queue.appendleft(others)
         return self._replace(w)
-
 
 _default: SandboxPool | None = None
 _default_pid: int | None = None

@@ -11,12 +11,18 @@ worker -> parent  ``{"op": "ready", "layers": {...}}`` once, then one frame per 
 
 ``retire`` asks the parent to replace this worker after the call (a tool left threads running or
 ran out of memory), so one tool's leftovers never reach the next.
+
+Results are sent in small batches (every millisecond or 32 results, at the end of a run, at once on
+``retire``), which saves the parent a wake-up per call. So that the parent still knows exactly which
+call was running when it has to kill the worker, the worker writes the index of the call it starts into
+a shared 8-byte progress file (``config["progress"]``, outside the tool's folder).
 """
 
 from __future__ import annotations
 
 import _thread
 import json
+import mmap
 import os
 import shutil
 import signal
@@ -31,9 +37,11 @@ _setitimer, _ITIMER_REAL, _ITIMER_PROF = signal.setitimer, signal.ITIMER_REAL, s
 _perf = time.perf_counter
 _loads, _dumps = json.loads, json.dumps
 _read, _write = os.read, os.write
-_listdir, _chdir = os.listdir, os.chdir
+_listdir, _chdir, _stat = os.listdir, os.chdir, os.stat
 _HEADER = struct.Struct(">I")
+_PROGRESS = struct.Struct("<q")
 _CACHE_CAPACITY = 8192
+_FLUSH_EVERY_S, _FLUSH_EVERY_N = 0.001, 32
 
 
 class _Limit(BaseException):
@@ -69,8 +77,11 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _send(fd: int, payload: bytes) -> None:
-    data = _HEADER.pack(len(payload)) + payload
+def _frame(payload: bytes) -> bytes:
+    return _HEADER.pack(len(payload)) + payload
+
+
+def _send(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         n = _write(fd, view)
@@ -94,8 +105,10 @@ def _thread_count() -> int:
     return counter() if counter else 0
 
 
-def run_call(code, name: str, arguments, timeout: float, cpu: float, output_chars: int, memory_mb: int):
-    """One call: (status, output, seconds, retire)."""
+def run_call(cache: dict, key: str, name: str, arguments, timeout: float, cpu: float, output_chars: int,
+             memory_mb: int):
+    """One call: (status, output, seconds, retire). The tool's source is compiled on its first call, under
+    the call's timers, as the reference compiles inside its timeout."""
     t0 = _perf()
     retire = False
     _State.armed = True
@@ -103,6 +116,9 @@ def run_call(code, name: str, arguments, timeout: float, cpu: float, output_char
     _setitimer(_ITIMER_PROF, cpu)
     try:
         try:
+            code = cache[key]
+            if type(code) is str:
+                code = cache[key] = _call.compile_source(code)
             output = _call.invoke(code, name, arguments)
             status = "ok"
         except _Limit:
@@ -148,6 +164,9 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _on_timer)
     signal.signal(signal.SIGPROF, _on_timer)
     _chdir(folder)
+    progress_fd = os.open(config["progress"], os.O_RDWR)
+    progress = mmap.mmap(progress_fd, _PROGRESS.size)
+    os.close(progress_fd)
 
     layers = {}
     _confine.die_with_parent()
@@ -160,9 +179,10 @@ def main() -> None:
             layers["nproc"] = _confine.limit_processes()
         layers["audit"] = _confine.install_audit_hook(folder)
         _confine.patch_python()
-    _send(out_fd, _dumps({"op": "ready", "layers": layers, "pid": os.getpid()}).encode())
+    _send(out_fd, _frame(_dumps({"op": "ready", "layers": layers, "pid": os.getpid()}).encode()))
 
     cache: dict = {}
+    clean_mtime = _stat(folder).st_mtime_ns
     output_chars, memory_mb = config["output_chars"], config["memory_mb"]
     baseline_threads = _thread_count()
     while True:
@@ -176,25 +196,34 @@ def main() -> None:
         for key, source in msg.get("code", {}).items():
             if len(cache) >= _CACHE_CAPACITY:
                 cache.clear()
-            cache[key] = _call.compile_source(source)
+            cache[key] = source
+        pending: list[bytes] = []
+        last_flush = _perf()
         for index, key, name, arguments, timeout, cpu in msg["calls"]:
-            code = cache.get(key)
-            if code is None:
-                _send(out_fd, _dumps([index, "need_code", "", 0.0, False]).encode())
+            if key not in cache:
+                pending.append(_frame(_dumps([index, "need_code", "", 0.0, False]).encode()))
                 continue
+            _PROGRESS.pack_into(progress, 0, index + 1)
             try:
-                status, output, seconds, retire = run_call(code, name, arguments, timeout, cpu, output_chars,
+                status, output, seconds, retire = run_call(cache, key, name, arguments, timeout, cpu, output_chars,
                                                            memory_mb)
             except _Limit:  # the deadline passed just as the call was being wrapped up
                 status, seconds, retire = "timeout", timeout, True
                 output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")
-            if _listdir(folder):
+            _PROGRESS.pack_into(progress, 0, 0)
+            if _stat(folder).st_mtime_ns != clean_mtime:  # something was created or removed in the folder
                 _clear_folder(folder)
+                clean_mtime = _stat(folder).st_mtime_ns
             _chdir(folder)
             if _thread_count() > baseline_threads:
                 retire = True  # the tool left threads behind
-            _send(out_fd, _dumps([index, status, output, seconds, retire]).encode())
-
+            pending.append(_frame(_dumps([index, status, output, seconds, retire]).encode()))
+            now = _perf()
+            if retire or len(pending) >= _FLUSH_EVERY_N or now - last_flush >= _FLUSH_EVERY_S:
+                _send(out_fd, b"".join(pending))
+                pending, last_flush = [], now
+        if pending:
+            _send(out_fd, b"".join(pending))
 
 if __name__ == "__main__":
     main()
