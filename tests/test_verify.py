@@ -78,3 +78,19 @@ def test_perturb_keeps_types_and_never_contains_the_original():
 def test_results_serialise(pool):
     d = verify_environment(_env(GOOD), pool).to_dict()
     assert d["status"] == "pass" and d["checks"][0] == {"name": "calls", "ok": True, "detail": ""}
+
+
+def test_samples_pass_the_reward_hacking_probes(pool, samples):
+    results = verify_environments(samples, pool, probes=True)
+    assert [r.status for r in results] == ["pass"] * len(samples)
+
+
+def test_a_tool_that_lists_everything_for_a_wildcard_is_caught_by_the_probes(pool):
+    lister = ("D = {'France': 'Paris', 'Spain': 'Madrid'}\n"
+              "def cap(country):\n    if country in D:\n        return {'capital': D[country]}\n"
+              "    if country in ('*', 'all'):\n        return D\n"
+              "    return 'Error: unknown country'")
+    env = _env(lister)
+    assert verify_environment(env, pool).status == "pass"  # the classic checks do not see it
+    r = verify_environment(env, pool, probes=True)
+    assert r.status == "fail" and [c.name for c in r.checks if not c.ok] == ["probes"]

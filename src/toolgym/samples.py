@@ -2,7 +2,8 @@
 
 Used by ``toolgym demo`` and as test fixtures. Every fact is made up, so a model must call the tools.
 The tool code follows the conventions of the builders: knowledge held in the code, arguments validated,
-errors that say what went wrong and what is accepted.
+errors that say what went wrong and what is accepted -- but never list the records, or a distractor
+tool's error would hand out another tool's answer (the reward-hacking probes of ``toolgym verify`` check).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _lookup_code(name: str, key: str, table: dict[str, dict[str, Any]], fields: 
         f"        return \"Error: '{key}' must be a non-empty string\"\n"
         f"    row = DATA.get({key}.strip().lower())\n"
         f"    if row is None:\n"
-        f"        return f\"Error: no record for {{{key}!r}}. Check the spelling; known: {{', '.join(sorted(r['_name'] for r in DATA.values()))}}\"\n"
+        f"        return f\"Error: no record for {{{key}!r}}. Check the spelling, or find the exact name with another tool first.\"\n"
         + field_check
     )
 

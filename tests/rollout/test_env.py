@@ -115,3 +115,17 @@ def test_async_step(pool, samples):
     tenv.reset()
     _, r, *_ = asyncio.run(_astep(tenv, env.solution[0][0].to_hermes()))
     assert r == 1.0
+
+
+def test_check_env_over_built_environments(pool, tmp_path):
+    """The contract test: every environment the procedural builder writes passes check_env."""
+    from toolgym.build import BuildConfig, build
+    from toolgym.io import read_environments
+
+    out = tmp_path / "built.jsonl"
+    build(BuildConfig(seed=11), out, 240)
+    envs = list(read_environments(out))
+    assert len(envs) == 240 and len({e.scenario for e in envs}) == 4
+    assert {lvl for e in envs for lvl in e.metadata.complexity.values()} == {0, 1, 2, 3}
+    for env in envs:
+        check_env(env, pool)

@@ -83,7 +83,7 @@ def demo_cmd(
     with SandboxPool(workers=workers) as pool:
         layers = ", ".join(f"{k}: {v}" for k, v in pool.layers.items())
         console.print(f"[bold]3.[/] sandbox up ({layers})")
-        results = verify_environments(envs, pool)
+        results = verify_environments(envs, pool, probes=True)
         rng = random.Random(seed)
         episodes = [(e, _scripted_episode(e, pool, None), _scripted_episode(e, pool, rng)) for e in envs]
 

@@ -40,9 +40,12 @@ def verify_cmd(
     batch: Annotated[int, typer.Option(help="Environments per sandbox round.")] = 256,
     report: Annotated[Path | None, typer.Option(help="Write one JSON line per environment here.")] = None,
     show: Annotated[int, typer.Option(help="How many failures to list.")] = 10,
+    probes: Annotated[bool, typer.Option(help="Also run the reward-hacking probes (missing arguments, wildcards, "
+                                              "distractor tools).")] = True,
 ) -> None:
     """Check every environment: schema and code, then run its gold solution in the sandbox (every expected
-    item solved, the answer reached, deterministic, wrong arguments do not leak the answer).
+    item solved, the answer reached, deterministic, wrong arguments do not leak the answer, and degenerate
+    calls -- a missing argument, '*', 'all', an unused tool -- return no expected answer).
 
     Exits 1 if any environment is invalid or fails."""
     if not path.exists():
@@ -61,7 +64,7 @@ def verify_cmd(
         with progress() as bar:
             task = bar.add_task("verifying", total=total, status="")
             while chunk := list(itertools.islice(envs, batch)):
-                for r in verify_environments(chunk, ex):
+                for r in verify_environments(chunk, ex, probes=probes):
                     statuses.setdefault(r.scenario or "unknown", Counter())[r.status] += 1
                     if r.status == "fail":
                         failures.append(r)
