@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from . import _build, _data, _demo, _rollout, _verify
+from . import _build, _data, _demo, _rollout, _train, _verify
 
 app = typer.Typer(
     name="toolgym",
@@ -26,6 +26,8 @@ app.command("sandbox-info")(_verify.sandbox_info_cmd)
 app.command("rollout")(_rollout.rollout_cmd)
 app.command("eval")(_rollout.eval_cmd)
 app.command("compare")(_rollout.compare_cmd)
+app.add_typer(_train.train_app, name="train")
+app.command("loop")(_train.loop_cmd)
 app.command("demo")(_demo.demo_cmd)
 app.command("build")(_build.build_cmd)
 

@@ -3,7 +3,7 @@ verl's RL parquet layout (``verl``). ``toolgym import``/``export`` drive these."
 
 from ._convert import EXPORT_FORMATS, IMPORT_FORMATS, ConversionReport, export_file, import_file
 from .ftrl import env_to_ftrl, ftrl_to_env_data
-from .verl import env_to_verl, verl_to_env_data
+from .verl import env_to_verl, verl_row, verl_to_env_data
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -14,5 +14,6 @@ __all__ = [
     "export_file",
     "ftrl_to_env_data",
     "import_file",
+    "verl_row",
     "verl_to_env_data",
 ]

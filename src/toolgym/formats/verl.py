@@ -18,26 +18,30 @@ from ..schema import SCENARIOS, Environment
 ABILITY = "tool_use"
 
 
-def env_to_verl(env: Environment, index: int) -> dict[str, Any]:
-    keep = env.metadata.extra.get("ftrl", {})
-    messages = keep.get("messages") or [{"role": "user", "content": env.question}]
-    truth = {"unsolved_set": env.expected, "solve_rate": float(keep.get("solve_rate", 0.0) or 0.0),
-             "answer": env.answer}
+def verl_row(*, messages: list[dict[str, Any]], tools: list[dict[str, Any]], codes: dict[str, str],
+             unsolved: dict[str, list[str]], solve_rate: float, answer: str | None, data_source: str, split: str,
+             index: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One row of verl's RL layout: a prompt and everything the step reward needs to score a response to it."""
+    truth = {"unsolved_set": unsolved, "solve_rate": float(solve_rate), "answer": answer}
+    tools_json = json.dumps(tools, ensure_ascii=False)
     return {
-        "data_source": env.metadata.data_source or (f"toolgym/{env.scenario}" if env.scenario else "toolgym"),
+        "data_source": data_source,
         "prompt": [{"role": m["role"], "content": m.get("content") or ""} for m in messages],
         "ability": ABILITY,
         "reward_model": {"style": "rule", "ground_truth": json.dumps(truth, ensure_ascii=False)},
-        "extra_info": {
-            "codes": json.dumps(env.code, ensure_ascii=False),
-            "tools": json.dumps(env.tools, ensure_ascii=False),
-            "split": env.metadata.split or "train",
-            "index": index,
-            "env_id": env.id,
-            "scenario": env.scenario,
-        },
-        "tools": json.dumps(env.tools, ensure_ascii=False),
+        "extra_info": {"codes": json.dumps(codes, ensure_ascii=False), "tools": tools_json, "split": split,
+                       "index": index, **(extra or {})},
+        "tools": tools_json,
     }
+
+
+def env_to_verl(env: Environment, index: int) -> dict[str, Any]:
+    keep = env.metadata.extra.get("ftrl", {})
+    return verl_row(
+        messages=keep.get("messages") or [{"role": "user", "content": env.question}], tools=env.tools,
+        codes=env.code, unsolved=env.expected, solve_rate=float(keep.get("solve_rate", 0.0) or 0.0),
+        answer=env.answer, data_source=env.metadata.data_source or (f"toolgym/{env.scenario}" if env.scenario else "toolgym"),
+        split=env.metadata.split or "train", index=index, extra={"env_id": env.id, "scenario": env.scenario, "turn": 0})
 
 
 def verl_to_env_data(row: dict[str, Any]) -> tuple[dict[str, Any], list[RecordError]]:

@@ -1,0 +1,147 @@
+"""``toolgym train prepare|trl|verl`` and ``toolgym loop``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import ConfigError
+from ..io import Rejects, read_trajectories
+from ._common import console, fail
+from ._rollout import load_envs
+
+train_app = typer.Typer(help="Train on the feedback: prepare data, then TRL (one machine) or verl (cluster).",
+                        no_args_is_help=True)
+
+
+@train_app.command("prepare")
+def prepare_cmd(
+    trajectories: Annotated[list[Path], typer.Option("--trajectories", help="Trajectory files (repeat for several).")],
+    envs: Annotated[Path, typer.Option(help="The environments the trajectories ran in.")],
+    out: Annotated[Path, typer.Option(help="Data folder to write.")],
+    pairs: Annotated[str, typer.Option(help="Preference pairs for DPO: none, step or trajectory.")] = "none",
+    margin: Annotated[float, typer.Option(help="Pairs need a reward difference above this (ties dropped).")] = 1e-6,
+    dedupe: Annotated[bool, typer.Option(help="Keep identical prompts once.")] = True,
+    include_failed: Annotated[bool, typer.Option(help="Also cut failed episodes into prompts.")] = False,
+) -> None:
+    """Cut trajectories into the paper's per-turn prompts (verl parquet, TRL dataset) and, optionally, DPO pairs."""
+    from ..train.data import preference_pairs, prefixes
+    from ..train.layouts import write_data
+
+    if pairs not in ("none", "step", "trajectory"):
+        fail("--pairs must be none, step or trajectory")
+    env_map = {e.id: e for e in load_envs(envs)}
+    rejects = Rejects()
+    runs = []
+    for path in trajectories:
+        if not path.exists():
+            fail(f"{path} does not exist")
+        runs.extend(read_trajectories(path, on_error=rejects))
+    prompts = list(prefixes(runs, env_map, dedupe=dedupe, skip_failed=not include_failed))
+    pair_list = preference_pairs(runs, env_map, level=pairs, margin=margin) if pairs != "none" else []
+    counts = write_data(out, prompts, pair_list, manifest={"trajectories": [str(p) for p in trajectories],
+                                                           "envs": str(envs), "pairs": pairs, "dedupe": dedupe})
+    console.print(f"{len(runs)} trajectories -> " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f" in [bold]{out}[/]")
+    if rejects.records:
+        console.print(f"[yellow]{rejects.records} unreadable trajectory line(s) skipped[/]")
+
+
+@train_app.command("trl")
+def trl_cmd(
+    model: Annotated[str, typer.Option(help="Model name or path to start from.")],
+    out: Annotated[Path, typer.Option(help="Run folder (checkpoints, final model, log, manifest).")],
+    data: Annotated[Path | None, typer.Option(help="Data folder from `toolgym train prepare`.")] = None,
+    algo: Annotated[str, typer.Option(help="grpo, rloo or dpo.")] = "grpo",
+    episodes: Annotated[bool, typer.Option(help="GRPO on whole multi-turn episodes (needs --envs) instead of prefixes.")] = False,
+    envs: Annotated[Path | None, typer.Option(help="Environments, for --episodes.")] = None,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (paper: 1e-6).")] = 1e-6,
+    num_generations: Annotated[int, typer.Option(help="Samples per prompt (paper: 16).")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Completions per device step (a multiple of --num-generations).")] = 16,
+    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
+    max_completion_length: Annotated[int, typer.Option(help="Maximum response length in tokens.")] = 1024,
+    epochs: Annotated[float, typer.Option(help="Epochs over the data.")] = 1.0,
+    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (-1: epochs decide).")] = -1,
+    beta: Annotated[float, typer.Option(help="KL coefficient (paper: 0.001); DPO uses --dpo-beta.")] = 0.001,
+    dpo_beta: Annotated[float, typer.Option(help="DPO beta.")] = 0.1,
+    reward_variant: Annotated[str, typer.Option(help="Step reward: f1, precision, rate, product.")] = "f1",
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft) instead of all weights.")] = False,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Qwen3 reasoning mode in prompts.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N training rows.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out.")] = True,
+) -> None:
+    """Train with TRL on one machine: GRPO/RLOO on the paper's per-turn prompts with toolgym's step reward, DPO on
+    preference pairs, or GRPO on whole episodes (--episodes). Checkpoints go to --out; a rerun resumes."""
+    from ..train.trl_run import ALGOS, TrlRunConfig, run_trl
+
+    if algo not in ALGOS:
+        fail(f"unknown --algo {algo!r}; use one of {', '.join(ALGOS)}")
+    if data is None and not episodes:
+        fail("give --data (from `toolgym train prepare`), or --episodes with --envs")
+    config = TrlRunConfig(algo=algo, model=model, data=data or Path("."), out=out, learning_rate=lr,
+                          num_generations=num_generations, per_device_batch_size=batch_size,
+                          gradient_accumulation_steps=grad_accum, max_completion_length=max_completion_length,
+                          epochs=epochs, max_steps=max_steps, beta=beta, dpo_beta=dpo_beta,
+                          reward_variant=reward_variant, lora=lora, lora_r=lora_r, save_steps=save_steps,
+                          enable_thinking=thinking, limit=limit, seed=seed, episodes=episodes, envs=envs)
+    try:
+        result = run_trl(config, resume=resume)
+    except ConfigError as exc:
+        fail(str(exc))
+    losses = [row["loss"] for row in result.log if "loss" in row]
+    console.print(f"{result.steps} steps in {result.seconds:.1f}s" + (f" (resumed from {result.resumed_from})"
+                                                                        if result.resumed_from else ""))
+    if losses:
+        console.print(f"loss: first {losses[0]:.4f}, last {losses[-1]:.4f}")
+    console.print(f"final model: [bold]{result.final}[/]")
+
+
+def loop_cmd(
+    envs: Annotated[Path, typer.Option(help="Environments with a train and a test split.")],
+    model: Annotated[str, typer.Option(help="Model name or path to start from.")],
+    out: Annotated[Path, typer.Option(help="Folder of the loop (one subfolder per iteration).")],
+    iterations: Annotated[int, typer.Option(help="Collect -> train -> evaluate rounds.")] = 3,
+    samples: Annotated[int, typer.Option(help="Rollouts per training environment per iteration.")] = 4,
+    backend: Annotated[str, typer.Option(help="Local engine for rollouts: transformers or vllm.")] = "transformers",
+    max_new_tokens: Annotated[int, typer.Option(help="Maximum new tokens per turn in rollouts.")] = 1024,
+    max_turns: Annotated[int, typer.Option(help="Turn limit per episode.")] = 20,
+    train_limit: Annotated[int | None, typer.Option(help="Training environments per iteration.")] = None,
+    eval_limit: Annotated[int | None, typer.Option(help="Held-out environments to evaluate on.")] = None,
+    algo: Annotated[str, typer.Option(help="TRL algorithm: grpo or rloo.")] = "grpo",
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-6,
+    num_generations: Annotated[int, typer.Option(help="Samples per prompt in training.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Completions per device step.")] = 16,
+    max_steps: Annotated[int, typer.Option(help="Training steps per iteration (-1: one epoch).")] = -1,
+    max_completion_length: Annotated[int, typer.Option(help="Maximum response length in training.")] = 1024,
+) -> None:
+    """The paper's loop: roll out the current model, cut per-turn prompts, train (TRL), evaluate on the held-out
+    split, repeat from the new checkpoint. Resumable; writes summary.json and solve_f1.png (the paper's Figure 5)."""
+    from ..train.loop import LoopConfig, run_loop
+
+    if backend not in ("transformers", "vllm"):
+        fail("--backend must be transformers or vllm (the loop loads each new checkpoint locally)")
+    config = LoopConfig(envs=envs, model=model, out=out, iterations=iterations, samples=samples, backend=backend,
+                        max_new_tokens=max_new_tokens, max_turns=max_turns, train_limit=train_limit,
+                        eval_limit=eval_limit,
+                        trl={"algo": algo, "learning_rate": lr, "num_generations": num_generations,
+                             "per_device_batch_size": batch_size, "max_steps": max_steps,
+                             "max_completion_length": max_completion_length})
+    try:
+        summary = run_loop(config, log=lambda msg: console.print(f"[dim]{msg}[/]"))
+    except ConfigError as exc:
+        fail(str(exc))
+    table = Table(title="Solve-F1 per iteration", show_edge=False)
+    rows = summary["iterations"]
+    groups = sorted({g for r in rows for g in r if g not in ("iteration", "model")}, key=lambda g: (g == "overall", g))
+    table.add_column("iteration")
+    for g in groups:
+        table.add_column(g, justify="right")
+    for r in rows:
+        table.add_row(str(r["iteration"]), *[f"{r.get(g, float('nan')):.2f}" for g in groups])
+    console.print(table)
+    console.print(f"summary: {out / 'summary.json'}, chart: {out / 'solve_f1.png'}")

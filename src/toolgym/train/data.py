@@ -1,0 +1,212 @@
+"""Training data from trajectories: the paper's per-turn prefixes, and preference pairs for DPO.
+
+**Per-turn prefixes** (the paper's recipe): every assistant turn of a trajectory becomes one training
+prompt -- the conversation up to that turn -- with the environment's state at that point (the unsolved
+expected items and the solve rate), so the step reward can be computed for any response sampled there.
+As in the reference ``data_sample.py``, the prompts are the question itself and the conversation after
+each turn that called tools (so every turn the episode reached has its prompt). Earlier assistant turns are kept as the model wrote them (its raw text, tool
+calls included), so a prompt shows the model its own past output exactly.
+
+**Preference pairs**: from several trajectories of one environment, ``step`` pairs take two different
+responses to the same prompt and prefer the one with the higher step reward; ``trajectory`` pairs take
+two whole continuations of the question and prefer the higher Solve-F1. Ties (within ``margin``) are
+dropped.
+
+Rows are plain data (model-agnostic); :mod:`.layouts` turns them into verl parquet or a TRL dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ..reward import UnsolvedSet
+from ..schema import Environment, Step, ToolCall, Trajectory
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPrompt:
+    """One per-turn training prompt and the state the step reward needs."""
+
+    env_id: str
+    sample: int
+    turn: int
+    messages: list[dict[str, Any]]  # the conversation before this assistant turn ({role, content} only)
+    tools: list[dict[str, Any]]
+    codes: dict[str, str]
+    unsolved: dict[str, list[str]]
+    solve_rate: float
+    answer: str | None
+    scenario: str | None = None
+    split: str = "train"
+    data_source: str = "toolgym"
+    response: str = ""  # what the model answered here in the trajectory
+    reward: float = 0.0  # that answer's step reward
+
+    @property
+    def key(self) -> str:
+        """Identity of the prompt (the same conversation and state give the same key)."""
+        payload = json.dumps([self.env_id, self.messages, self.unsolved], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencePair:
+    env_id: str
+    prompt: list[dict[str, Any]]
+    chosen: str
+    rejected: str
+    tools: list[dict[str, Any]]
+    chosen_score: float
+    rejected_score: float
+    level: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def assistant_text(step: Step, message: Mapping[str, Any]) -> str:
+    """The assistant turn as the model wrote it: its raw reply, or -- for native tool calls from an API,
+    whose text holds no calls -- the content followed by the calls in Hermes form."""
+    raw = step.response or ""
+    calls = message.get("tool_calls") or []
+    if raw and (not calls or "<tool_call>" in raw or "<|python_tag|>" in raw):
+        return raw
+    parts = [message.get("content") or ""] + [ToolCall(name=c["function"]["name"],
+                                                         arguments=json.loads(c["function"]["arguments"] or "{}")
+                                                         ).to_hermes() for c in calls]
+    return "\n".join(p for p in parts if p)
+
+
+def _plain(m: Mapping[str, Any]) -> dict[str, Any]:
+    return {"role": m["role"], "content": m.get("content") or ""}
+
+
+def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnPrompt]:
+    """The per-turn prompts of one trajectory, as the reference ``data_sample.py`` writes them: the question,
+    and the conversation after every turn that called tools -- that is, the prompt of every turn the
+    episode reached, plus the state after a last tool-calling turn when the turn limit cut the episode."""
+    unsolved = UnsolvedSet(env.expected)
+    needed = unsolved.remaining or 1
+    history: list[dict[str, Any]] = []
+    steps = iter(trajectory.steps)
+    messages = trajectory.messages
+    turn = 0
+    last_called = False
+
+    def prompt(response: str = "", reward: float = 0.0) -> TurnPrompt:
+        return TurnPrompt(
+            env_id=env.id, sample=trajectory.sample, turn=turn, messages=list(history), tools=env.tools,
+            codes=env.code, unsolved=unsolved.to_dict(), solve_rate=1 - unsolved.remaining / needed,
+            answer=env.answer, scenario=env.scenario, split=env.metadata.split or "train",
+            data_source=env.metadata.data_source or "toolgym", response=response, reward=reward)
+
+    i = 0
+    while i < len(messages):
+        m = messages[i]
+        if m.get("role") != "assistant":
+            history.append(_plain(m))
+            i += 1
+            continue
+        step = next(steps, None)
+        if step is None:
+            return
+        text = assistant_text(step, m)
+        yield prompt(text, step.reward)
+        history.append({"role": "assistant", "content": text})
+        calls = m.get("tool_calls") or []
+        i += 1
+        outputs = []
+        while i < len(messages) and messages[i].get("role") == "tool":
+            outputs.append(messages[i].get("content") or "")
+            history.append(_plain(messages[i]))
+            i += 1
+        for call, output in zip(calls, outputs):
+            unsolved.solve(call["function"]["name"], output)
+        last_called = bool(calls)
+        turn += 1
+    if last_called and trajectory.status == "truncated":
+        yield prompt()
+
+
+def prefixes(trajectories: Iterable[Trajectory], envs: Mapping[str, Environment], *, dedupe: bool = True,
+             skip_failed: bool = True) -> Iterator[TurnPrompt]:
+    """Per-turn prompts of many trajectories; identical prompts (the question, asked in every sample of an
+    environment) are kept once when ``dedupe``."""
+    seen: set[str] = set()
+    for t in trajectories:
+        env = envs.get(t.env_id)
+        if env is None or (skip_failed and t.status == "failed"):
+            continue
+        for p in turn_prompts(t, env):
+            if dedupe:
+                k = p.key
+                if k in seen:
+                    continue
+                seen.add(k)
+            yield p
+
+
+def initial_prompt(env: Environment) -> TurnPrompt:
+    """The question itself as a prompt (what the first turn of every episode sees)."""
+    return TurnPrompt(env_id=env.id, sample=0, turn=0, messages=[{"role": "user", "content": env.question}],
+                      tools=env.tools, codes=env.code, unsolved={k: list(v) for k, v in env.expected.items()},
+                      solve_rate=0.0, answer=env.answer, scenario=env.scenario, split=env.metadata.split or "train",
+                      data_source=env.metadata.data_source or "toolgym")
+
+
+def _continuation(t: Trajectory) -> tuple[list[dict[str, Any]], str]:
+    """(prompt messages up to the first assistant turn, the rest of the conversation as text)."""
+    first = next((i for i, m in enumerate(t.messages) if m.get("role") == "assistant"), len(t.messages))
+    parts = []
+    steps = iter(t.steps)
+    for m in t.messages[first:]:
+        if m.get("role") == "assistant":
+            step = next(steps, None)
+            parts.append(assistant_text(step, m) if step is not None else (m.get("content") or ""))
+        elif m.get("role") == "tool":
+            parts.append(f"<tool_response>\n{m.get('content') or ''}\n</tool_response>")
+        else:
+            parts.append(m.get("content") or "")
+    return [_plain(m) for m in t.messages[:first]], "\n".join(parts)
+
+
+def preference_pairs(trajectories: Iterable[Trajectory], envs: Mapping[str, Environment], *,
+                     level: Literal["step", "trajectory"] = "step", margin: float = 1e-6, max_per_prompt: int = 4,
+                     seed: int = 0) -> list[PreferencePair]:
+    """DPO pairs from several trajectories of the same environments (see the module docstring)."""
+    rng = random.Random(seed)
+    groups: dict[str, list[tuple[float, list[dict[str, Any]], str, str]]] = defaultdict(list)
+    for t in trajectories:
+        env = envs.get(t.env_id)
+        if env is None or t.status == "failed":
+            continue
+        if level == "trajectory":
+            prompt, text = _continuation(t)
+            groups[env.id].append((t.metrics.solve_f1, prompt, text, env.id))
+        else:
+            for p in turn_prompts(t, env):
+                if p.response:
+                    groups[p.key].append((p.reward, p.messages, p.response, env.id))
+    pairs: list[PreferencePair] = []
+    for items in groups.values():
+        unique = {}
+        for score, prompt, text, env_id in items:
+            unique.setdefault(text, (score, prompt, text, env_id))
+        ranked = sorted(unique.values(), key=lambda x: -x[0])
+        candidates = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1:] if a[0] - b[0] > margin]
+        rng.shuffle(candidates)
+        for a, b in candidates[:max_per_prompt]:
+            env = envs[a[3]]
+            pairs.append(PreferencePair(env_id=a[3], prompt=a[1], chosen=a[2], rejected=b[2], tools=env.tools,
+                                        chosen_score=a[0], rejected_score=b[0], level=level))
+    return pairs
