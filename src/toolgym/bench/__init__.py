@@ -1,0 +1,69 @@
+"""Public benchmarks and the general-capability check, for before/after comparisons of a model.
+
+Each benchmark is one module behind the :class:`Benchmark` protocol (items from the benchmark's own
+files, one item put to any toolgym backend, the benchmark's own metric): ``bfcl`` (through the
+``bfcl-eval`` package and its AST checker), ``toolhop``, ``taubench`` and ``rotbench``. ``own`` wraps the
+held-out toolgym environments (:mod:`toolgym.evaluate`), ``general`` runs lm-evaluation-harness tasks.
+:func:`run_benchmark` runs a benchmark resumably; :func:`compare_suites` builds the combined table;
+:func:`check_overlap` is the contamination check. Nothing heavy is imported until a benchmark is used.
+
+The registry is explicit: ``BENCHMARKS`` maps a name to ``module:attr``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._base import BackendFailed, BenchDataError, BenchItem, Benchmark, ItemResult, ItemText
+from ._report import BenchReport, load_bench_report, summarize
+from ._runner import BenchRun, arun_benchmark, load_results, run_benchmark
+from ._table import Row, Suite, compare_suites, load_suite, markdown_table, plot_rows
+from .contamination import BenchOverlap, check_overlap
+
+BENCHMARKS = {
+    "bfcl": "toolgym.bench.bfcl:BFCL",
+    "toolhop": "toolgym.bench.toolhop:ToolHop",
+    "taubench": "toolgym.bench.taubench:TauBench",
+    "rotbench": "toolgym.bench.rotbench:RoTBench",
+}
+#: Everything ``toolgym bench --suite`` accepts: the public benchmarks, our held-out set, lm-eval.
+SUITES = (*BENCHMARKS, "own", "general")
+
+
+def make_benchmark(name: str, **kwargs: Any) -> Benchmark:
+    """A benchmark by registry name, constructed with its options (data paths, modes, ...)."""
+    try:
+        target = BENCHMARKS[name]
+    except KeyError:
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}") from None
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)(**kwargs)
+
+
+__all__ = [
+    "BENCHMARKS",
+    "SUITES",
+    "BackendFailed",
+    "BenchDataError",
+    "BenchItem",
+    "BenchOverlap",
+    "BenchReport",
+    "BenchRun",
+    "Benchmark",
+    "ItemResult",
+    "ItemText",
+    "Row",
+    "Suite",
+    "arun_benchmark",
+    "check_overlap",
+    "compare_suites",
+    "load_bench_report",
+    "load_results",
+    "load_suite",
+    "make_benchmark",
+    "markdown_table",
+    "plot_rows",
+    "run_benchmark",
+    "summarize",
+]

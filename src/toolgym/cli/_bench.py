@@ -1,0 +1,313 @@
+"""``toolgym bench``, ``bench-compare`` and ``contamination``: public benchmarks, our held-out set and
+lm-eval for one model, the combined before/after table, and the n-gram leak check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..bench import (
+    SUITES,
+    BenchDataError,
+    BenchReport,
+    Suite,
+    arun_benchmark,
+    check_overlap,
+    compare_suites,
+    load_suite,
+    make_benchmark,
+    markdown_table,
+    plot_rows,
+)
+from ..bench.contamination import overlap_to_dict
+from ..io import atomic_write_text
+from ._common import console, fail, progress
+from ._rollout import (
+    BackendOpt,
+    BaseUrl,
+    Concurrency,
+    MaxTokens,
+    RunOptions,
+    Split,
+    Temperature,
+    Thinking,
+    build_backend,
+    load_envs,
+)
+from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
+
+
+@dataclass
+class DataOptions:
+    """Where each benchmark's data is and how it is run (the options both bench and contamination use)."""
+
+    envs: Path | None = None
+    split: str | None = "test"
+    bfcl_categories: str = "non_live"
+    bfcl_mode: str = "fc"
+    per_category: int | None = None
+    toolhop: Path | None = None
+    toolhop_mode: str = "free"
+    taubench: Path | None = None
+    tau_info: Path | None = None
+    tau_domain: str | None = None
+    rotbench: Path | None = None
+    rotbench_variant: str = "rotbench"
+
+
+def _need(path: Path | None, flag: str, what: str) -> Path:
+    if path is None:
+        fail(f"{what} needs its data: give {flag} (see docs/evaluation.md for where to get it)")
+    return path
+
+
+def make_bench(name: str, d: DataOptions, *, executor=None, user=None):
+    """The benchmark object for a suite name, from the data options."""
+    if name == "bfcl":
+        return make_benchmark("bfcl", categories=d.bfcl_categories.split(","), mode=d.bfcl_mode,
+                              per_category=d.per_category)
+    if name == "toolhop":
+        return make_benchmark("toolhop", path=_need(d.toolhop, "--toolhop", "ToolHop"), executor=executor,
+                              mode=d.toolhop_mode)
+    if name == "taubench":
+        return make_benchmark("taubench", tasks=_need(d.taubench, "--taubench", "tau-bench"),
+                              info=_need(d.tau_info, "--tau-info", "tau-bench"), user=user, domain=d.tau_domain)
+    if name == "rotbench":
+        return make_benchmark("rotbench", path=_need(d.rotbench, "--rotbench", "RoTBench"), variant=d.rotbench_variant)
+    fail(f"unknown benchmark {name!r}; use {', '.join(SUITES)}")
+
+
+def _suite_names(suite: str) -> list[str]:
+    names = [s.strip() for s in suite.split(",") if s.strip()]
+    bad = [s for s in names if s not in SUITES]
+    if bad or not names:
+        fail(f"unknown suite entry {', '.join(bad) or '(none)'}; use a comma list of {', '.join(SUITES)}")
+    return names
+
+
+def _report_table(rep: BenchReport) -> Table:
+    table = Table(title=f"{rep.benchmark} ({rep.counts.get('items', rep.counts.get('tasks', 0))} items"
+                  + (f", {rep.counts['failed']} failed" if rep.counts.get("failed") else "") + ")", show_edge=False)
+    for col in ("group", "metric", "score [95% CI]", "n"):
+        table.add_column(col, justify="left" if col in ("group", "metric") else "right")
+    for group, metric in rep.headline:
+        s = rep.value(group, metric)
+        cell = "-" if s is None or s.n == 0 else f"{100 * s.mean:.2f} [{100 * s.low:.1f}, {100 * s.high:.1f}]"
+        table.add_row(group, metric, cell, str(s.n if s else 0))
+    return table
+
+
+async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: int | None) -> BenchReport:
+    with progress() as bar:
+        task = bar.add_task(bench.name, total=0, status="")
+        score = {"n": 0, "sum": 0.0, "failed": 0}
+
+        def start(total: int, done: int) -> None:
+            bar.update(task, total=total, completed=done)
+
+        def tick(r) -> None:
+            score["n"] += 1
+            score["sum"] += r.metrics.get(bench.metrics[0], 0.0)
+            score["failed"] += r.status == "failed"
+            bar.update(task, advance=1, status=f"{bench.metrics[0]} {100 * score['sum'] / score['n']:.1f} "
+                                               f"| failed {score['failed']}")
+
+        run = await arun_benchmark(bench, backend, out, concurrency=concurrency, limit=limit, on_start=start,
+                                   on_result=tick)
+    console.print(f"{bench.name}: {run.ran} run, {run.reused} already in {out}")
+    return run.report
+
+
+async def _run_own(o: RunOptions, d: DataOptions, backend, executor, out: Path, limit: int | None) -> BenchReport:
+    from ..bench.own import arun_own
+    from ..rollout import EpisodeConfig, RolloutConfig
+
+    envs = load_envs(_need(d.envs, "--envs", "own"), d.split, limit)
+    config = RolloutConfig(concurrency=o.concurrency, episode=EpisodeConfig(max_turns=o.max_turns))
+    return await arun_own(envs, backend, out, config=config, executor=executor)
+
+
+def _general(o: RunOptions, tasks: str | None, include: Path | None, limit: float | None, allow_code: bool) -> BenchReport:
+    from ..bench.general import LmEvalModel, run_general
+
+    spec = LmEvalModel(o.backend, o.model or "", (o.base_url or [None])[0])
+    return run_general(spec, [t for t in (tasks or "").split(",") if t], include_path=str(include) if include else None,
+                       limit=limit, allow_code=allow_code, name=o.model or "")
+
+
+def _tau_user(backend: str | None, model: str | None, base_url: str | None, log: Path | None):
+    from ..bench._tau_user import BackendUser, RecordedUser
+    from ..rollout import make_backend
+
+    if log is not None:
+        return RecordedUser(log)
+    if model is None:
+        return None
+    if (backend or "openai") == "openai":
+        return BackendUser(make_backend("openai", model=model, base_urls=[base_url or "http://localhost:8000/v1"],
+                                        temperature=0.0, max_tokens=512))
+    return BackendUser(make_backend(backend, model=model, max_new_tokens=512, temperature=0.0))
+
+
+def bench_cmd(
+    model: Annotated[str, typer.Argument(help="The model: served name (openai, vllm) or path/name (transformers).")],
+    suite: Annotated[str, typer.Option(help=f"Comma list of {', '.join(SUITES)}.")] = "bfcl,own",
+    out: Annotated[Path, typer.Option(help="Folder for per-item results (resumable) and suite.json.")] = Path("runs/bench"),
+    name: Annotated[str | None, typer.Option(help="Name of this run in tables (default: the model).")] = None,
+    compare_to: Annotated[Path | None, typer.Option(help="A suite.json of the model before training: write the "
+                                                         "combined table (compare.md, compare.png) in --out.")] = None,
+    backend: BackendOpt = "openai", base_url: BaseUrl = None, concurrency: Concurrency = 32,
+    temperature: Temperature = 0.0, max_tokens: MaxTokens = 1024, thinking: Thinking = None,
+    max_turns: Annotated[int, typer.Option(help="Turn limit of own episodes.")] = 20,
+    limit: Annotated[int | None, typer.Option(help="Only the first N items of each benchmark.")] = None,
+    envs: Annotated[Path | None, typer.Option(help="own: the environments (held-out split).")] = None,
+    split: Split = "test",
+    bfcl_categories: Annotated[str, typer.Option(help="BFCL categories or groups (non_live, live, all).")] = "non_live",
+    bfcl_mode: Annotated[str, typer.Option(help="BFCL: 'fc' (tools to the chat template) or 'prompt' (BFCL's prompt).")] = "fc",
+    per_category: Annotated[int | None, typer.Option(help="BFCL: only the first N items of each category.")] = None,
+    toolhop: Annotated[Path | None, typer.Option(help="ToolHop.json.")] = None,
+    toolhop_mode: Annotated[str, typer.Option(help="ToolHop: free, mandatory or direct.")] = "free",
+    taubench: Annotated[Path | None, typer.Option(help="tau-bench tasks (the paper's .jsonl or tasks_test.py).")] = None,
+    tau_info: Annotated[Path | None, typer.Option(help="tau-bench domain folders (tools.json, codes.json, wiki.md, data).")] = None,
+    tau_domain: Annotated[str | None, typer.Option(help="tau-bench: only this domain (retail, airline).")] = None,
+    tau_user_model: Annotated[str | None, typer.Option(help="tau-bench: the model playing the user.")] = None,
+    tau_user_backend: Annotated[str | None, typer.Option(help="tau-bench: its backend (default openai).")] = None,
+    tau_user_base_url: Annotated[str | None, typer.Option(help="tau-bench: its server.")] = None,
+    tau_user_log: Annotated[Path | None, typer.Option(help="tau-bench: replay recorded user turns instead.")] = None,
+    rotbench: Annotated[Path | None, typer.Option(help="RoTBench data file or folder.")] = None,
+    rotbench_variant: Annotated[str, typer.Option(help="RoTBench metric: rotbench (official) or ftrl (paper).")] = "rotbench",
+    lm_eval_tasks: Annotated[str | None, typer.Option(help="general: lm-eval tasks (mmlu,bbh,gsm8k,...).")] = None,
+    lm_eval_include: Annotated[Path | None, typer.Option(help="general: folder of local lm-eval task YAMLs.")] = None,
+    lm_eval_limit: Annotated[float | None, typer.Option(help="general: items (or fraction) per task.")] = None,
+    lm_eval_allow_code: Annotated[bool, typer.Option(help="general: let code tasks (humaneval, mbpp) run code.")] = False,
+    executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None, timeout: TimeoutOpt = 10.0,
+) -> None:
+    """Run a model on public benchmarks (bfcl, toolhop, taubench, rotbench), our held-out environments
+    (own) and lm-eval tasks (general); print each report, save suite.json, and with --compare-to the
+    combined before/after table."""
+    names = _suite_names(suite)
+    if backend == "scripted" and names != ["own"]:
+        fail("the scripted baseline follows toolgym environments' gold solutions; it can only run --suite own")
+    o = RunOptions(envs or Path("."), backend, base_url, model, 1, concurrency, max_turns, temperature, max_tokens,
+                   "f1", "feedback", thinking, None, None, split, None, 0, executor, workers, timeout)
+    d = DataOptions(envs, split, bfcl_categories, bfcl_mode, per_category, toolhop, toolhop_mode, taubench,
+                    tau_info, tau_domain, rotbench, rotbench_variant)
+    result = Suite(name=name or model, model=model)
+    if "general" in names:
+        from ..bench.general import GeneralSkipped
+
+        try:
+            result.reports["general"] = _general(o, lm_eval_tasks, lm_eval_include, lm_eval_limit, lm_eval_allow_code)
+        except GeneralSkipped as exc:
+            result.skipped["general"] = str(exc)
+            console.print(f"[yellow]general skipped:[/] {exc}")
+    _run_suite(o, d, [n for n in names if n != "general"], result, out, limit,
+               (tau_user_backend, tau_user_model, tau_user_base_url, tau_user_log))
+    for rep in result.reports.values():
+        console.print(_report_table(rep))
+    console.print(f"suite: {result.save(out / 'suite.json')}")
+    if compare_to is not None:
+        _write_compare(load_suite(compare_to), result, out / "compare.md", out / "compare.png")
+
+
+def _run_suite(o: RunOptions, d: DataOptions, names: list[str], result: Suite, out: Path, limit: int | None,
+               tau: tuple) -> None:
+    if not names:
+        return
+    ex = build_executor(o.executor, o.workers, o.timeout) if {"own", "toolhop"} & set(names) else None
+
+    async def main() -> None:
+        backend = build_backend(o)
+        user = _tau_user(*tau) if "taubench" in names else None
+        try:
+            for n in names:
+                if n == "own":
+                    result.reports[n] = await _run_own(o, d, backend, ex, out / "own.trajectories.jsonl", limit)
+                    continue
+                bench = make_bench(n, d, executor=ex, user=user)
+                result.reports[n] = await _run_item_bench(bench, backend, out / f"{n}.jsonl", o.concurrency, limit)
+        except BenchDataError as exc:
+            fail(str(exc))
+        finally:
+            await backend.aclose()
+            if user is not None and hasattr(user, "backend"):
+                await user.backend.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        if ex is not None:
+            ex.close()
+
+
+def _write_compare(before: Suite, after: Suite, md: Path, png: Path) -> None:
+    rows = compare_suites(before, after)
+    if not rows:
+        fail("the two suites have no benchmark in common")
+    text = markdown_table(rows, before.name, after.name)
+    atomic_write_text(md, text)
+    console.print(text)
+    console.print(f"table: {md}\nchart: {plot_rows(rows, png, before.name, after.name)}")
+
+
+def bench_compare_cmd(
+    before: Annotated[Path, typer.Argument(help="suite.json (or one benchmark report) before training.")],
+    after: Annotated[Path, typer.Argument(help="suite.json (or one benchmark report) after training.")],
+    markdown: Annotated[Path, typer.Option(help="Write the markdown table here.")] = Path("runs/compare.md"),
+    chart: Annotated[Path, typer.Option(help="Write the bar chart (PNG) here.")] = Path("runs/compare.png"),
+) -> None:
+    """The combined before/after table of two suites: every benchmark's headline scores, the change."""
+    for p in (before, after):
+        if not p.exists():
+            fail(f"{p} does not exist")
+    _write_compare(load_suite(before), load_suite(after), markdown, chart)
+
+
+def _pct(k: int, total: int) -> str:
+    return f"{k} ({100 * k / max(total, 1):.1f}%)"
+
+
+def contamination_cmd(
+    envs: Annotated[Path, typer.Argument(help="Built environments (.jsonl, .parquet or HF folder).")],
+    against: Annotated[str, typer.Option(help="Comma list of bfcl, toolhop, taubench, rotbench.")] = "bfcl",
+    n: Annotated[int, typer.Option(help="n-gram length in words.")] = 8,
+    out: Annotated[Path | None, typer.Option(help="Write the report (JSON) here.")] = None,
+    show: Annotated[int, typer.Option(help="Example overlaps to keep per benchmark.")] = 5,
+    bfcl_categories: Annotated[str, typer.Option(help="BFCL categories or groups.")] = "all",
+    toolhop: Annotated[Path | None, typer.Option(help="ToolHop.json.")] = None,
+    taubench: Annotated[Path | None, typer.Option(help="tau-bench tasks.")] = None,
+    rotbench: Annotated[Path | None, typer.Option(help="RoTBench data file or folder.")] = None,
+) -> None:
+    """n-gram overlap between environments (questions, tool documents) and benchmark items: how many
+    items share an n-gram with some environment, how many questions are identical, examples."""
+    env_list = load_envs(envs)
+    d = DataOptions(bfcl_categories=bfcl_categories, toolhop=toolhop, taubench=taubench, rotbench=rotbench,
+                    tau_info=Path("."))
+    table = Table(title=f"overlap of {len(env_list)} environments ({n}-grams)", show_edge=False)
+    for col in ("benchmark", "items", "question overlap", "tool-doc overlap", "identical questions", "any",
+                "environments flagged"):
+        table.add_column(col, justify="left" if col == "benchmark" else "right")
+    report: dict[str, Any] = {"envs": str(envs), "n": n, "benchmarks": {}}
+    for name in [s.strip() for s in against.split(",") if s.strip()]:
+        if name not in ("bfcl", "toolhop", "taubench", "rotbench"):
+            fail(f"unknown benchmark {name!r} in --against; use bfcl, toolhop, taubench, rotbench")
+        try:
+            o = check_overlap(env_list, make_bench(name, d), n=n, examples=show)
+        except BenchDataError as exc:
+            fail(str(exc))
+        report["benchmarks"][name] = overlap_to_dict(o)
+        table.add_row(name, str(o.items), _pct(o.question_overlap, o.items), _pct(o.tool_doc_overlap, o.items),
+                      str(o.identical_questions), _pct(o.any_overlap, o.items), str(o.envs_flagged))
+    console.print(table)
+    for name, rep in report["benchmarks"].items():
+        for h in rep["examples"]:
+            console.print(f"  {name} {h['item']} ~ {h['env']} [{h['field']}]: \"{h['ngram']}\"")
+    if out:
+        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        console.print(f"report: {out}")

@@ -1,0 +1,89 @@
+"""ToolHop: the release's file format, the tools run in toolgym's sandbox, the paper's answer check."""
+
+import json
+
+import pytest
+from helpers import Failing, Scripted, call
+
+from toolgym.bench import BenchDataError, run_benchmark
+from toolgym.bench.toolhop import ToolHop, answer_correct, answer_verify, tool_code
+
+SOLVE = {
+    "toolhop:0": [call("get_film_director", film="The Glass Orchard"), call("get_birth_year", person="Marta Velsen"),
+                  "<answer>1968</answer>"],
+    "toolhop:1": [call("get_book_author", title="Winter of Ash"), call("extract_first_name", full_name="Ilsa Brandt"),
+                  call("count_letters", word="Ilsa"), "<answer>4</answer>"],
+    "toolhop:2": [call("find_lake_country", lake="Lake Vantor"), call("get_country_capital", country="Keldria"),
+                  "The capital is <answer>Orlay</answer>."],
+}
+
+
+def test_answer_check_is_the_papers():
+    assert answer_verify("<answer>Marta Velsen</answer>", "marta velsen")
+    assert answer_verify("1,968", "1968")  # commas removed on both sides
+    assert answer_verify("Paris and Rome", "Rome, Paris") and not answer_verify("Paris", "Rome, Paris")
+    msgs = [{"role": "user", "content": "q"}, {"role": "tool", "content": '{"capital": "Orlay"}'},
+            {"role": "assistant", "content": "done"}]
+    assert answer_correct(msgs, "Orlay")  # the last tool message counts too
+    assert not answer_correct(msgs[:2], "Orlay")  # but only when an assistant reply closes the conversation
+    assert not answer_correct([*msgs[:2], {"role": "assistant", "content": ""}], "Orlay")
+
+
+def test_functions_as_a_list_of_sources_are_mapped_by_name(data_dir):
+    row = json.loads((data_dir / "toolhop.json").read_text())[1]
+    code = tool_code(row["functions"])
+    assert set(code) == {"get_book_author", "extract_first_name", "count_letters"}
+    assert tool_code({"f": "def f(): pass"}) == {"f": "def f(): pass"}
+
+
+def test_multi_hop_solved_in_the_sandbox(pool, data_dir, tmp_path):
+    bench = ToolHop(data_dir / "toolhop.json", executor=pool)
+    run = run_benchmark(bench, Scripted(SOLVE), tmp_path / "th.jsonl")
+    assert [r.metrics["answer_correctness"] for r in run.results] == [1.0, 1.0, 1.0]
+    first = run.results[0]
+    tool_msgs = [m["content"] for m in first.messages if m["role"] == "tool"]
+    assert tool_msgs == ['{"director": "Marta Velsen"}', '{"birth_year": 1968}']  # real tool output, paper's format
+    assert first.detail == {"tool_calls": 2, "turns": 3}
+    assert run.report.value("overall", "answer_correctness").mean == 1.0
+
+
+def test_wrong_answers_errors_and_turn_limit(pool, data_dir, tmp_path):
+    replies = {
+        "toolhop:0": [call("get_film_director", film="Glass"), "<answer>1975</answer>"],  # tool error, wrong answer
+        "toolhop:1": [call("count_letters", word="Ilsa")] * 20,  # never stops calling: cut at max_turns
+        "toolhop:2": ["<answer>Tessen</answer>"],
+    }
+    bench = ToolHop(data_dir / "toolhop.json", executor=pool, max_turns=3)
+    run = run_benchmark(bench, Scripted(replies), tmp_path / "th.jsonl")
+    assert [r.metrics["answer_correctness"] for r in run.results] == [0.0, 0.0, 0.0]
+    assert "no film named" in run.results[0].messages[2]["content"]
+    assert run.results[1].detail["turns"] == 3
+
+
+def test_direct_mode_offers_no_tools(data_dir, tmp_path):
+    backend = Scripted({"toolhop:2": ["<answer>Orlay</answer>"]})
+    bench = ToolHop(data_dir / "toolhop.json", mode="direct")
+    run = run_benchmark(bench, backend, tmp_path / "th.jsonl")
+    assert [r.metrics["answer_correctness"] for r in run.results] == [0.0, 0.0, 1.0]
+    assert all(r.tools == [] for r in backend.requests)
+    assert backend.requests[0].messages[0]["content"].startswith("You will be asked a question, and should")
+
+
+def test_failed_backend_is_recorded_and_retried_on_resume(pool, data_dir, tmp_path):
+    out = tmp_path / "th.jsonl"
+    bench = ToolHop(data_dir / "toolhop.json", executor=pool)
+    run = run_benchmark(bench, Failing(), out)
+    assert run.report.counts == {"items": 3, "failed": 3}
+    assert all("HTTP 500" in r.error for r in run.results)
+    with pytest.raises(BenchDataError, match="give another --out"):
+        run_benchmark(bench, Scripted(SOLVE, model="another-model"), out)
+    again = run_benchmark(bench, Scripted(SOLVE, model="failing"), out)
+    assert again.ran == 3 and again.report.value("overall", "answer_correctness").mean == 1.0
+
+
+def test_bad_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(BenchDataError, match="--toolhop"):
+        ToolHop(tmp_path / "missing.json").items()
+    (tmp_path / "x.json").write_text(json.dumps([{"question": "q"}]))
+    with pytest.raises(BenchDataError, match="not the ToolHop format"):
+        ToolHop(tmp_path / "x.json").items()
