@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from . import _build, _data, _demo, _rollout, _train, _verify
+from . import _bench, _build, _data, _demo, _rollout, _train, _verify
 
 app = typer.Typer(
     name="toolgym",
@@ -30,6 +30,9 @@ app.add_typer(_train.train_app, name="train")
 app.command("loop")(_train.loop_cmd)
 app.command("demo")(_demo.demo_cmd)
 app.command("build")(_build.build_cmd)
+app.command("bench")(_bench.bench_cmd)
+app.command("bench-compare")(_bench.bench_compare_cmd)
+app.command("contamination")(_bench.contamination_cmd)
 
 
 def main() -> None:

@@ -252,7 +252,7 @@ def _write_compare(before: Suite, after: Suite, md: Path, png: Path) -> None:
         fail("the two suites have no benchmark in common")
     text = markdown_table(rows, before.name, after.name)
     atomic_write_text(md, text)
-    console.print(text)
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
     console.print(f"table: {md}\nchart: {plot_rows(rows, png, before.name, after.name)}")
 
 
