@@ -1,0 +1,55 @@
+"""``toolgym train verl``: the paper's GRPO / Reinforce++ run on stock verl (a Ray cluster, or local)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+from ._common import console, fail
+
+
+def train_verl_cmd(
+    model: Annotated[str, typer.Option(help="Model name or path to start from (what verl's workers load).")],
+    data: Annotated[Path, typer.Option(help="Data folder from `toolgym train prepare` (reads DATA/verl/*.parquet).")],
+    out: Annotated[Path, typer.Option(help="Run folder: configuration, command, log, checkpoints.")],
+    algo: Annotated[str, typer.Option(help="grpo or reinforce_plus_plus (verl's algorithm.adv_estimator).")] = "grpo",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write and check the configuration, print the command, do not start.")] = False,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (HOST:PORT or auto); default: a local Ray cluster.")] = None,
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs per node (trainer.n_gpus_per_node).")] = 8,
+    nodes: Annotated[int, typer.Option("--nodes", help="Nodes (trainer.nnodes).")] = 1,
+    episodes: Annotated[bool, typer.Option("--episodes", help="RL on whole multi-turn episodes in the sandbox instead of the paper's per-turn prompts.")] = False,
+    max_turns: Annotated[int, typer.Option(help="--episodes: assistant turns per episode.")] = 20,
+    trajectory_reward: Annotated[str, typer.Option(help="--episodes: the episode's reward: mean or sum of the step rewards, or solve_f1.")] = "mean",
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Reasoning mode of the chat template (Qwen3).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Any verl setting, key=value in Hydra syntax (repeat); wins over toolgym's.")] = None,
+    echo: Annotated[bool, typer.Option(help="Also print the trainer's output (it always goes to RUN/train.log).")] = True,
+) -> None:
+    """Train with stock verl: writes the complete verl configuration (paper defaults) to the run folder,
+    checks it with verl's own validation, and launches `python -m verl.trainer.main_ppo`."""
+    from ..train.verl_run import VerlRunConfig, format_command, launch, tail
+
+    try:
+        cfg = VerlRunConfig(model=model, data=data, out=out, algo=algo, gpus=gpus, nodes=nodes, ray_address=ray_address,
+                            multi_turn=episodes, max_turns=max_turns, trajectory_reward=trajectory_reward,
+                            enable_thinking=thinking, overrides=list(set_ or []))
+        if dry_run:
+            run = launch(cfg, dry_run=True)
+        else:
+            console.print(f"starting verl's trainer; log in [bold]{cfg.out / 'train.log'}[/]")
+            run = launch(cfg, echo=echo)
+    except ConfigError as exc:
+        fail(str(exc))
+    if run.status == "dry-run":
+        console.print(format_command(run.command), markup=False, highlight=False, soft_wrap=True)
+        if run.overrides is not None:
+            console.print(f"\n# {run.overrides}", markup=False, highlight=False)
+            console.print(run.overrides.read_text(), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"complete verl configuration: [bold]{run.config}[/]; run it with [bold]{run.out / 'command.sh'}[/]")
+        return
+    if run.status != "succeeded":
+        console.print(tail(run.log), markup=False, highlight=False, soft_wrap=True)
+        fail(f"verl's trainer failed (exit code {run.returncode}) after {run.seconds:.0f}s; log: {run.log}", code=1)
+    console.print(f"[green]done[/] in {run.seconds:.0f}s; checkpoints in [bold]{run.out / 'checkpoints'}[/]")
