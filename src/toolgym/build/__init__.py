@@ -5,6 +5,9 @@ The paper's five stages, one module each, each a pure function of its inputs and
 :mod:`.integrate` (function integration), :mod:`.scale` (complexity scaling) and :mod:`.deploy`
 (localized deployment); :mod:`.pipeline` chains them and verifies in the sandbox; :mod:`.runner`
 spreads the work over processes (or Ray), resumes, and writes the manifest. See ``docs/builder.md``.
+
+The LLM-driven and hybrid builders (the same stages over an OpenAI-compatible endpoint) live in
+:mod:`toolgym.build.llm`, registered in :data:`BUILDERS` and imported only when used.
 """
 
 from .config import BuildConfig, parse_levels, parse_range, parse_weights

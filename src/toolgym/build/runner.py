@@ -24,8 +24,10 @@ from .config import BuildConfig
 from .pipeline import Rejection, ShardResult, build_shard, world_for
 from .stats import BuildStats
 
-#: Builders by name (``toolgym build --builder``); the LLM-driven builder will register beside it.
-BUILDERS = {"procedural": "toolgym.build.runner:build"}
+#: Builders by name (``toolgym build --builder``), as ``module:function``. The LLM-driven and hybrid
+#: builders share one function (their config says which); see :mod:`toolgym.build.llm`.
+BUILDERS = {"procedural": "toolgym.build.runner:build", "llm": "toolgym.build.llm.runner:build_llm",
+            "hybrid": "toolgym.build.llm.runner:build_llm"}
 SHARD = 250  # indices per task: big enough to batch sandbox calls, small enough to spread the work
 Progress = Callable[[int, int, int], None]  # (written, wanted, rejected)
 
