@@ -6,7 +6,7 @@ wrong must score 0, and the tiny random model must run through every category wi
 import json
 
 import pytest
-from helpers import Scripted
+from bench_helpers import Scripted
 
 from toolgym.bench import load_results, run_benchmark
 from toolgym.bench.bfcl import BFCL, NON_LIVE, bfcl_unavailable, expand_categories

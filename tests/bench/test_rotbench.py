@@ -1,7 +1,7 @@
 """RoTBench: the release's format, TS/PI/CF exactly as its evaluate.py counts them, and the paper's variant."""
 
 import pytest
-from helpers import Scripted
+from bench_helpers import Scripted
 
 from toolgym.bench import BenchDataError, run_benchmark
 from toolgym.bench.rotbench import RoTBench, load_items, score_ftrl, score_rotbench, split_action, tool_list

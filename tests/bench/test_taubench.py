@@ -2,7 +2,7 @@
 user (any backend) and a recorded user (offline replay)."""
 
 import pytest
-from helpers import Scripted, call
+from bench_helpers import Scripted, call
 
 from toolgym.bench import BenchDataError, run_benchmark
 from toolgym.bench._tau_user import GREETING, STOP, BackendUser, RecordedUser, load_user_log

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from helpers import Failing, Scripted, call
+from bench_helpers import Failing, Scripted, call
 
 from toolgym.bench import BenchDataError, run_benchmark
 from toolgym.bench.toolhop import ToolHop, answer_correct, answer_verify, tool_code
