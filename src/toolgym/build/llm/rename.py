@@ -97,10 +97,17 @@ def _new_string(token: str, words: re.Pattern | None, renames: dict[str, str], m
     if value is None:  # f-string (its expressions hold names too) or bytes: whole words in the raw text
         is_f = "f" in re.match(r"[A-Za-z]*", token).group(0).lower()
         return words.sub(lambda m: renames[m.group(1)], token) if words and is_f else token
-    if value in messages:
-        return repr(messages[value])
-    new = words.sub(lambda m: renames[m.group(1)], value) if words else value
-    return token if new == value else repr(new)
+    new = messages[value] if value in messages else (words.sub(lambda m: renames[m.group(1)], value) if words
+                                                     else value)
+    return token if new == value else _literal(new, token)
+
+
+def _literal(value: str, like: str) -> str:
+    """``value`` as a string literal, in the quotes of ``like`` where that needs no escaping."""
+    text = repr(value)
+    if like.lstrip("rRuU").startswith('"') and text.startswith("'") and '"' not in value and "'" not in value:
+        text = '"' + text[1:-1] + '"'
+    return text
 
 
 def _offsets(source: str) -> list[int]:

@@ -67,7 +67,9 @@ class Toolset:
 
     @property
     def parameters(self) -> int:
-        return sum(len(t["parameters"].get("properties") or {}) for t in self.tools)
+        """Parameters of the tools the gold calls use, in all."""
+        used = {c.name for c in self.calls.values()}
+        return sum(len(t["parameters"].get("properties") or {}) for t in self.tools if t["name"] in used)
 
     def to_json(self) -> dict[str, Any]:
         return {"tools": list(self.tools), "calls": [{"subquestion": i, "tool": c.name, "arguments": c.arguments}
@@ -207,8 +209,8 @@ def check_scaled(plan: Plan, before: Toolset, levels: dict[str, int], data: dict
         raise Invalid("scaling", f"toolset level {levels['toolset']} asks for tools the calls do not use; all "
                                  f"{len(tools)} tools are used")
     if levels.get("parameters", 0) >= 1 and scaled.parameters <= before.parameters:
-        raise Invalid("scaling", f"parameters level {levels['parameters']} asks for more parameters: "
-                                 f"{scaled.parameters} in all, the input had {before.parameters}")
+        raise Invalid("scaling", f"parameters level {levels['parameters']} asks for more parameters in the tools "
+                                 f"the calls use: {scaled.parameters} in all, the input had {before.parameters}")
     return scaled
 
 

@@ -56,16 +56,16 @@ def extract_json(text: str, finish_reason: str = "") -> Any:
     error = "the reply holds no JSON object (it must be one object, {...})."
     decoder = json.JSONDecoder()
     for candidate in candidates:
-        start = candidate.find("{")
-        if start < 0:
-            continue
-        try:
-            value, _ = decoder.raw_decode(candidate, start)
-        except json.JSONDecodeError as exc:
-            error = f"the reply is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            continue
-        if isinstance(value, dict):
-            return value
+        starts = [i for i, ch in enumerate(candidate) if ch == "{"][:64]  # the first object that parses
+        for start in starts:
+            try:
+                value, _ = decoder.raw_decode(candidate, start)
+            except json.JSONDecodeError as exc:
+                if start == starts[0] and error.startswith("the reply holds"):
+                    error = f"the reply is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+                continue
+            if isinstance(value, dict):
+                return value
     raise Invalid("invalid JSON", error + cut)
 
 
