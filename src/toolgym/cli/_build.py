@@ -1,4 +1,4 @@
-"""``toolgym build``: build verified environments (the procedural builder; others register in BUILDERS)."""
+"""``toolgym build``: build verified environments with a builder of ``BUILDERS`` (procedural, llm, hybrid)."""
 
 from __future__ import annotations
 
@@ -36,10 +36,37 @@ def show_stats(stats: dict) -> None:
                   f"{stats['mean_tools_per_env']} tools and {stats['mean_calls_per_env']} gold calls per environment")
 
 
+def show_usage(usage: dict) -> None:
+    """Print the LLM requests and tokens per stage of a build, in the stages' order."""
+    from ..build.llm import STAGES
+
+    order = [s.name for s in STAGES.values()]
+    table = Table(title="LLM use per stage (this run)", show_edge=False)
+    for col in ("stage", "requests", "cached", "tokens in/out", "invalid", "failed"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for stage, u in sorted(usage.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
+        table.add_row(stage, str(u["requests"]), str(u["cache_hits"]),
+                      f"{u['prompt_tokens']}/{u['completion_tokens']}", str(u["invalid_replies"]), str(u["failures"]))
+    console.print(table)
+
+
+def _llm_config(builder: str, base, endpoint: dict, *, seeds: Path | None, prompts: Path | None,
+                cache: Path | None, attempts: int, workers: int):
+    """The LLM/hybrid build configuration from the command's options."""
+    from ..build.llm import LLMBuildConfig, LLMEndpoint, read_seeds
+
+    return LLMBuildConfig(LLMEndpoint(**endpoint), mode=builder, base=base, seeds=read_seeds(seeds) if seeds else (),
+                          prompts_dir=str(prompts) if prompts else None, cache_dir=str(cache) if cache else None,
+                          attempts=attempts, sandbox_workers=max(1, workers))
+
+
 def build_cmd(
-    out: Annotated[Path, typer.Option(help="Output JSONL file (a manifest and a rejects file go beside it).")],
+    out: Annotated[Path | None, typer.Option(help="Output JSONL file (a manifest and a rejects file go beside it).")]
+        = None,
     n: Annotated[int, typer.Option(help="How many verified environments to write.")] = 1000,
-    builder: Annotated[str, typer.Option(help="Which builder: procedural.")] = "procedural",
+    builder: Annotated[str, typer.Option(help="Which builder: procedural (seeded world, no LLM), llm (the five "
+                                              "stages by an LLM) or hybrid (procedural, surface by an LLM).")] =
+        "procedural",
     seed: Annotated[int, typer.Option(help="Seed of the world and of every environment.")] = 0,
     world: Annotated[str, typer.Option(help="synthetic (invented facts) or real (small real-facts world).")] = "synthetic",
     scenarios: Annotated[str, typer.Option(help="Scenario mix, e.g. 'single_hop=1,multi_hop=2' or a list of names.")] =
@@ -48,21 +75,59 @@ def build_cmd(
     width: Annotated[str, typer.Option(help="Branch count range of parallel questions, within 2-4.")] = "2-4",
     levels: Annotated[str, typer.Option(help="Complexity levels 0-3: '0-3' for all strategies, or e.g. "
                                              "'functional=0-1,parameters=2,types=0-3,toolset=1-3'.")] = "0-3",
-    domains: Annotated[str | None, typer.Option(help="Comma-separated domains (default: all of the world's).")] = None,
+    domains: Annotated[str | None, typer.Option(help="Comma-separated domains (default: all of the world's; with "
+                                                     "--builder llm any topics, cycled).")] = None,
     distractors: Annotated[int, typer.Option(help="Extra tools added at toolset levels >= 1.")] = 3,
     test_per_scenario: Annotated[int, typer.Option(help="First N verified environments per scenario go to the "
                                                        "test split (the paper: 50).")] = 50,
-    workers: Annotated[int, typer.Option(help="Local build processes (output is identical for any value).")] = 1,
+    workers: Annotated[int, typer.Option(help="Local build processes (output is identical for any value); with "
+                                              "llm/hybrid, sandbox workers.")] = 1,
     ray: Annotated[str | None, typer.Option("--ray", help="Fan out over a Ray cluster at ADDRESS ('local' starts "
                                                           "one here); needs the 'ray' extra.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Start again instead of resuming an existing output.")] = False,
+    llm_base_url: Annotated[str, typer.Option(help="llm/hybrid: the OpenAI-compatible server.")] =
+        "http://localhost:8000/v1",
+    llm_model: Annotated[str | None, typer.Option(help="llm/hybrid: the model name the server serves.")] = None,
+    llm_api_key_env: Annotated[str, typer.Option(help="llm/hybrid: environment variable holding the API key.")] =
+        "OPENAI_API_KEY",
+    llm_concurrency: Annotated[int, typer.Option(help="llm/hybrid: requests in flight.")] = 8,
+    llm_temperature: Annotated[float, typer.Option(help="llm/hybrid: sampling temperature.")] = 0.7,
+    llm_max_tokens: Annotated[int, typer.Option(help="llm/hybrid: most tokens per reply.")] = 4096,
+    llm_attempts: Annotated[int, typer.Option(help="llm/hybrid: replies per stage (the first and the retries "
+                                                   "with the validation error fed back).")] = 3,
+    llm_timeout: Annotated[float, typer.Option(help="llm/hybrid: seconds per request.")] = 180.0,
+    llm_retries: Annotated[int, typer.Option(help="llm/hybrid: HTTP retries (429, 5xx, timeouts), with "
+                                                  "exponential backoff.")] = 5,
+    llm_json_mode: Annotated[str, typer.Option(help="llm/hybrid: 'object' sends response_format json_object "
+                                                    "(vLLM, OpenAI); 'none' sends nothing.")] = "none",
+    llm_cache: Annotated[Path | None, typer.Option(help="llm/hybrid: directory of cached replies (default "
+                                                        "OUT.llm-cache).")] = None,
+    prompts: Annotated[Path | None, typer.Option(help="llm/hybrid: directory whose prompt files replace the "
+                                                      "packaged ones (see --export-prompts).")] = None,
+    export_prompts: Annotated[Path | None, typer.Option(help="Write the packaged prompts into this directory (to "
+                                                             "edit and pass to --prompts), then stop.")] = None,
+    seeds: Annotated[Path | None, typer.Option(help="llm: a file of seeds, one topic or example question per "
+                                                    "line, cycled over the environments.")] = None,
 ) -> None:
-    """Build verified environments: the paper's five stages over a seeded world, each environment verified in
-    the sandbox (gold solution, perturbed arguments, reward-hacking probes). Rerun the same command to resume."""
+    """Build verified environments: the paper's five stages over a seeded world (procedural), by an LLM (llm) or
+    both (hybrid), each environment verified in the sandbox (gold solution, perturbed arguments, reward-hacking
+    probes). Rerun the same command to resume."""
     from ..build import BUILDERS, BuildConfig, build, parse_levels, parse_range, parse_weights
 
+    if export_prompts is not None:
+        _export(export_prompts)
+        return
+    if out is None:
+        fail("give --out FILE: the JSONL file to write")
     if builder not in BUILDERS:
         fail(f"unknown builder {builder!r}; use --builder with one of {', '.join(BUILDERS)}")
+    if builder != "procedural" and ray:
+        fail("--ray fans out the procedural builder; the llm and hybrid builders use --llm-concurrency")
+    if builder == "procedural" and (seeds or prompts or llm_model):
+        fail("--seeds, --prompts and --llm-* are options of --builder llm and --builder hybrid")
+    endpoint = {"base_url": llm_base_url, "model": llm_model or "", "api_key_env": llm_api_key_env,
+                "concurrency": llm_concurrency, "timeout_s": llm_timeout, "max_retries": llm_retries,
+                "temperature": llm_temperature, "max_tokens": llm_max_tokens, "json_mode": llm_json_mode}
     try:
         config = BuildConfig(seed=seed, world=world, scenarios=parse_weights(scenarios), hops=parse_range(hops, "hops"),
                              width=parse_range(width, "width"), levels=parse_levels(levels),
@@ -71,18 +136,53 @@ def build_cmd(
         from ..build.world import make_world
 
         known = make_world(world, seed).domains
-        if config.domains and set(config.domains) - set(known):
+        if builder != "llm" and config.domains and set(config.domains) - set(known):
             raise ConfigError(f"--domains: unknown {sorted(set(config.domains) - set(known))}; the {world} world "
                               f"has {', '.join(known)}")
+        llm_config = None if builder == "procedural" else _llm_config(
+            builder, config, endpoint, seeds=seeds, prompts=prompts, cache=llm_cache, attempts=llm_attempts,
+            workers=workers)
         with progress() as bar:
             task = bar.add_task("building", total=n, status="")
 
             def update(written: int, wanted: int, rejected: int) -> None:
                 bar.update(task, completed=written, status=f"{rejected} rejected")
 
-            report = build(config, out, n, workers=workers, ray_address=ray, overwrite=overwrite, progress=update)
+            if llm_config is None:
+                report = build(config, out, n, workers=workers, ray_address=ray, overwrite=overwrite, progress=update)
+            else:
+                report = _resolve(BUILDERS[builder])(llm_config, out, n, overwrite=overwrite, progress=update)
     except (ConfigError, ValueError) as exc:
         fail(str(exc))
+    _report(report, out)
+
+
+def _resolve(target: str):
+    import importlib
+
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _export(folder: Path) -> None:
+    from ..build.llm import export_prompts
+
+    try:
+        written = export_prompts(folder)
+    except ConfigError as exc:
+        fail(str(exc))
+    console.print(f"wrote {len(written)} prompt files to {folder}; edit them and pass --prompts {folder}")
+
+
+def _report(report, out: Path) -> None:
+    from ..io import read_manifest
+
     show_stats(report.stats)
+    manifest = read_manifest(out) or {}
+    if manifest.get("llm"):
+        show_usage(manifest.get("last_run", {}).get("usage", {}))
+        if manifest["last_run"].get("stopped"):
+            console.print(f"[yellow]stopped before --n was reached ({manifest['last_run']['stopped']}); rerun to "
+                          "go on[/]")
     console.print(f"[bold green]{report.written}[/] verified environments in {out} ({report.new} new, "
                   f"{report.rate:.0f}/s this run); manifest {out.name}.manifest.json, rejections {out.name}.rejects.jsonl")
