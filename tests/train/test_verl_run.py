@@ -116,6 +116,7 @@ def test_generated_command_is_exactly_the_documented_one(tmp_path):
     assert format_command(verl_command(cfg)).strip() == documented.strip()
 
 
+@pytest.mark.filterwarnings("ignore:Disabled critic:UserWarning")  # verl's notice for non-GAE estimators
 @pytest.mark.parametrize("algo", ["grpo", "reinforce_plus_plus"])
 @pytest.mark.parametrize("multi_turn", [False, True])
 def test_verl_loads_and_validates_what_we_generate(data_dir, tmp_path, algo, multi_turn):

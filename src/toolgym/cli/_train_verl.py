@@ -17,7 +17,7 @@ def train_verl_cmd(
     out: Annotated[Path, typer.Option(help="Run folder: configuration, command, log, checkpoints.")],
     algo: Annotated[str, typer.Option(help="grpo or reinforce_plus_plus (verl's algorithm.adv_estimator).")] = "grpo",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write and check the configuration, print the command, do not start.")] = False,
-    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (HOST:PORT or auto); default: a local Ray cluster.")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (HOST:PORT or auto); default (or local): a local Ray cluster.")] = None,
     gpus: Annotated[int, typer.Option("--gpus", help="GPUs per node (trainer.n_gpus_per_node).")] = 8,
     nodes: Annotated[int, typer.Option("--nodes", help="Nodes (trainer.nnodes).")] = 1,
     episodes: Annotated[bool, typer.Option("--episodes", help="RL on whole multi-turn episodes in the sandbox instead of the paper's per-turn prompts.")] = False,
