@@ -304,6 +304,14 @@ def test_multi_turn_stops_at_the_response_budget(model_dir, data_dir, tok, envs,
     assert 1 <= len(out.non_tensor_batch["turn_scores"][0]) < len(gold_script(env))
 
 
+def test_long_tool_outputs_are_cut_as_verl_cuts_them():
+    text = "a" * 10 + "b" * 10
+    assert verl_agent.truncate_tool_text(text, 20, "middle") == text
+    assert verl_agent.truncate_tool_text(text, 8, "left") == "(truncated)..." + "b" * 8
+    assert verl_agent.truncate_tool_text(text, 8, "right") == "a" * 8 + "...(truncated)"
+    assert verl_agent.truncate_tool_text(text, 8, "middle") == "aaaa...(truncated)...bbbb"
+
+
 def test_dataset_filter_counts_each_rows_tools(model_dir, data_dir, tok, tmp_path):
     config = run_config(model_dir, data_dir, tmp_path)
     items, _ = rows(config, tok)

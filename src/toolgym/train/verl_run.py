@@ -100,7 +100,8 @@ class VerlRunConfig:
         if self.algo not in ALGOS:
             raise ConfigError(f"--algo must be one of {', '.join(ALGOS)}, not {self.algo!r}")
         if self.trajectory_reward not in TRAJECTORY_REWARDS:
-            raise ConfigError(f"trajectory_reward must be one of {', '.join(TRAJECTORY_REWARDS)}")
+            raise ConfigError(f"--trajectory-reward must be one of {', '.join(TRAJECTORY_REWARDS)}, "
+                              f"not {self.trajectory_reward!r}")
         for name in ("samples", "train_batch_size", "ppo_mini_batch_size", "gpus", "nodes", "max_turns"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1 (got {getattr(self, name)})")
