@@ -5,9 +5,11 @@ from the prompt, the stage's input from the JSON block under "## Input", and the
 of assistant turns. By default it plays every stage competently over an invented world of "twinned
 cities" (any scenario, hops and width, every complexity level); ``script`` replaces its replies for a
 seed and a stage (one reply per attempt, the last repeated; a reply is text or a function of the input).
-Faults: HTTP 500 / 429 on the listed request numbers. Every request is logged.
+Faults: HTTP 500 / 429 on the listed request numbers; ``latency_s`` per request stands in for a real
+server's generation time. Every request is logged.
 """
 
+import asyncio
 import hashlib
 import json
 import re
@@ -158,7 +160,7 @@ def _reply(spec, stage, prompt, inp):
     return spec(inp) if callable(spec) else spec
 
 
-def create_llm_app(script=None, *, status_500=(), status_429=()):
+def create_llm_app(script=None, *, status_500=(), status_429=(), latency_s=0.0):
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     from starlette.requests import ClientDisconnect
@@ -176,6 +178,8 @@ def create_llm_app(script=None, *, status_500=(), status_429=()):
             return JSONResponse({}, status_code=499)
         app.state.requests += 1
         n = app.state.requests
+        if latency_s:
+            await asyncio.sleep(latency_s)
         if n in status_500:
             return JSONResponse({"error": {"message": "injected"}}, status_code=500)
         if n in status_429:

@@ -22,6 +22,7 @@ import io
 import keyword
 import re
 import tokenize
+from functools import lru_cache
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _BUILTINS = frozenset(dir(builtins))
@@ -38,28 +39,41 @@ def _tokens(source: str) -> list[tokenize.TokenInfo]:
         raise RenameError(f"the code cannot be tokenized: {exc}") from None
 
 
+@lru_cache(maxsize=1024)
+def _scan(source: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(every NAME, the error literals) of a source, from one pass of the tokenizer (it is slow, and the
+    hybrid builder asks about each source several times)."""
+    names: set[str] = set()
+    messages: list[str] = []
+    for t in _tokens(source):
+        if t.type == tokenize.NAME:
+            names.add(t.string)
+        elif t.type == tokenize.STRING:
+            value = _plain_value(t.string)
+            if value is not None and value.startswith("Error") and value not in messages:
+                messages.append(value)
+    return frozenset(names), tuple(messages)
+
+
 def code_identifiers(source: str) -> set[str]:
     """Every NAME in the code (identifiers, attributes, keywords): what a new tool name must not be."""
-    return {t.string for t in _tokens(source) if t.type == tokenize.NAME}
+    return set(_scan(source)[0])
 
 
 def _plain_value(token: str) -> str | None:
     prefix = re.match(r"[A-Za-z]*", token).group(0).lower()
     if "f" in prefix or "b" in prefix:
         return None
+    if not prefix and "\\" not in token:  # the common case, without a parse
+        quote = 3 if token[:3] in ('"""', "'''") else 1
+        return token[quote:-quote]
     value = ast.literal_eval(token)
     return value if isinstance(value, str) else None
 
 
 def error_literals(source: str) -> list[str]:
     """The plain string literals that are error messages (or their first fragment), in order."""
-    out: list[str] = []
-    for t in _tokens(source):
-        if t.type == tokenize.STRING:
-            value = _plain_value(t.string)
-            if value is not None and value.startswith("Error") and value not in out:
-                out.append(value)
-    return out
+    return list(_scan(source)[1])
 
 
 def name_problem(renames: dict[str, str], sources: list[str], keep: set[str]) -> str | None:
@@ -146,8 +160,18 @@ class _Shape(ast.NodeTransformer):
     visit_Nonlocal = visit_Global
 
 
-def _shape(source: str, renames: dict[str, str]) -> str:
-    return ast.dump(_Shape(renames).visit(ast.parse(source)))
+def _same_shape(old: str, new: str, renames: dict[str, str], edited: set[int]) -> bool:
+    """Is ``new`` the same program as ``old`` with the renaming applied to names and definitions, up to
+    strings? Only the top-level statements on ``edited`` lines (of ``old``) can differ."""
+    a, b = ast.parse(old), ast.parse(new)
+    if len(a.body) != len(b.body):
+        return False
+    for x, y in zip(a.body, b.body):
+        first = min([x.lineno] + [d.lineno for d in getattr(x, "decorator_list", [])])
+        if any(first <= line <= x.end_lineno for line in edited) and \
+                ast.dump(_Shape(renames).visit(x)) != ast.dump(_Shape({}).visit(y)):
+            return False
+    return True
 
 
 def rewrite_source(source: str, renames: dict[str, str], messages: dict[str, str] | None = None) -> str:
@@ -156,6 +180,7 @@ def rewrite_source(source: str, renames: dict[str, str], messages: dict[str, str
     words = _words(renames)
     starts = _offsets(source)
     edits: list[tuple[int, int, str]] = []
+    edited: set[int] = set()
     for t in _tokens(source):
         new = t.string
         if t.type == tokenize.NAME and t.string in renames:
@@ -164,11 +189,12 @@ def rewrite_source(source: str, renames: dict[str, str], messages: dict[str, str
             new = _new_string(t.string, words, renames, messages)
         if new != t.string:
             edits.append((starts[t.start[0] - 1] + t.start[1], starts[t.end[0] - 1] + t.end[1], new))
+            edited.update(range(t.start[0], t.end[0] + 1))
     out = source
     for a, b, new in reversed(edits):
         out = out[:a] + new + out[b:]
     try:
-        same = _shape(out, {}) == _shape(source, renames)
+        same = _same_shape(source, out, renames, edited)
     except SyntaxError as exc:
         raise RenameError(f"the rewritten code does not parse: {exc}") from None
     if not same:
