@@ -202,3 +202,18 @@ def test_a_broken_setup_stops_the_build_with_the_fix(pool, tmp_path, status, mat
                              seeds=("anything",))
         with pytest.raises(ConfigError, match=match):
             build_llm(cfg, tmp_path / "x.jsonl", 3, executor=pool)
+    m = read_manifest(tmp_path / "x.jsonl")  # written all the same, with what the run spent
+    assert m["status"] == "running" and m["stats"]["written"] == 0
+    if status == 503:
+        assert m["llm"]["usage"]["decomposition"]["failures"] >= 2
+
+
+def test_a_model_that_never_succeeds_stops_at_the_budget(pool, tmp_path):
+    with ServerThread(create_llm_app(SCRIPT)) as url:
+        cfg = LLMBuildConfig(LLMEndpoint(base_url=url, model="m"), seeds=("bad-json",), attempts=2, budget=4)
+        report = build_llm(cfg, tmp_path / "x.jsonl", 2, executor=pool)
+    assert report.written == 0 and len(_rejects(tmp_path / "x.jsonl")) == 4
+    m = read_manifest(tmp_path / "x.jsonl")
+    assert m["status"] == "running" and m["last_run"]["stopped"] == "budget: tried 4 indices"
+    assert m["llm"]["usage"]["decomposition"] == {**m["llm"]["usage"]["decomposition"], "requests": 8,
+                                                  "invalid_replies": 8}

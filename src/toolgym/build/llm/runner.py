@@ -68,6 +68,7 @@ class Speculation:
     def __init__(self, state, n: int):
         self.state, self.n = state, n
         self.pending: dict[int, asyncio.Task] = {}
+        self.stopped: int | None = None  # indices tried, when the run's budget ran out before n
         self._changed: asyncio.Condition | None = None
 
     def _may(self, index: int) -> bool:
@@ -90,7 +91,7 @@ class Speculation:
         task.add_done_callback(lambda _: loop.create_task(self.changed()) if not loop.is_closed() else None)
 
 
-def _results(ctx: Context, spec: Speculation, start: int, stop: int, stopped: dict[str, Any]) -> Iterator[ShardResult]:
+def _results(ctx: Context, spec: Speculation, start: int, stop: int) -> Iterator[ShardResult]:
     """One result per index from ``start``, in order, until ``stop`` (the run's budget)."""
     loop = asyncio.new_event_loop()
     window = 2 * ctx.config.endpoint.concurrency
@@ -101,7 +102,7 @@ def _results(ctx: Context, spec: Speculation, start: int, stop: int, stopped: di
                 spec.start(loop, nxt, build_one(ctx, nxt))
                 nxt += 1
             if not pending:
-                stopped["budget"] = stop - start
+                spec.stopped = stop - start
                 return
             index = min(pending)
             made = loop.run_until_complete(pending[index])  # still pending while awaited: it counts ahead
@@ -132,10 +133,39 @@ def _world(config: LLMBuildConfig):
     return make_world(config.base.world, config.seed)
 
 
+@dataclass
+class _Run:
+    """One run of a build: what its manifest is written from."""
+
+    config: LLMBuildConfig
+    out: Path
+    n: int
+    identity: _Identity
+    state: Any  # the procedural runner's resume state (written, last index, statistics)
+    client: LLMClient
+    info: dict[str, Any]
+    earlier_usage: dict[str, Any]
+    new: int = 0
+
+    def manifest(self, seconds: float, stopped: int | None) -> BuildReport:
+        stats, usage = self.state.stats, {k: v.to_dict() for k, v in sorted(self.client.usage.items())}
+        last_run = {"new": self.new, "seconds": round(seconds, 3), "usage": usage, "cache_hits": self.client.cache.hits}
+        if stopped is not None:
+            last_run["stopped"] = f"budget: tried {stopped} indices"
+        summary = stats.to_dict()
+        write_manifest(self.out, kind="build", config=self.identity.data, seed=self.config.seed,
+                       counts={"written": stats.written, "rejected": stats.rejected},
+                       extra={"status": "complete" if stats.written >= self.n else "running", "wanted": self.n,
+                              "stats": summary, "last_run": last_run,
+                              "llm": {**self.info, "usage": merge_usage(self.earlier_usage, usage)}})
+        return BuildReport(self.out, stats.written, self.new, seconds, summary)
+
+
 def build_llm(config: LLMBuildConfig, out: str | Path, n: int, *, executor: Executor | None = None,
               overwrite: bool = False, progress: Progress | None = None) -> BuildReport:
     """Build ``n`` verified environments into ``out`` with the LLM (or hybrid) builder, resuming a
-    previous run of the same options. ``executor``: the sandbox (default: a pool started here)."""
+    previous run of the same options. ``executor``: the sandbox (default: a pool started here). The
+    manifest is written even when the run stops on an error, with the tokens it spent."""
     out = Path(out)
     t0 = time.perf_counter()
     prompts = load_prompts(config.prompts_dir)
@@ -143,44 +173,29 @@ def build_llm(config: LLMBuildConfig, out: str | Path, n: int, *, executor: Exec
     earlier = (read_manifest(out) or {}) if out.exists() and not overwrite else {}
     state = _resume(identity, out, overwrite)
     cache = ResponseCache(config.cache_dir or out.with_name(out.name + ".llm-cache"))
-    own = executor is None
-    client = LLMClient(config.endpoint, cache)
-    executor = executor or _executor(config)
-    ctx = Context(config, prompts, client, SandboxGate(executor), _world(config))
     info = {"model": config.endpoint.model, "base_url": config.endpoint.base_url, "cache": str(cache.dir),
             "prompts": prompts.digest}
+    run = _Run(config, out, n, identity, state, LLMClient(config.endpoint, cache), info,
+               (earlier.get("llm") or {}).get("usage") or {})
     write_manifest(out, kind="build", config=identity.data, seed=config.seed, counts={"written": state.written},
                    extra={"status": "running", "wanted": n, "llm": info})
-    new, stopped = 0, {}
-    budget = config.budget or 10 * (n - state.written) + 20
+    own = executor is None
+    executor = executor or _executor(config)
+    spec = Speculation(state, n)
     try:
         if state.written >= n:
-            asyncio.run(client.aclose())
+            asyncio.run(run.client.aclose())
         else:
-            spec = Speculation(state, n)
-            ctx.wait_until_needed = spec.wait
-            results = _results(ctx, spec, state.last_index + 1, state.last_index + 1 + budget, stopped)
+            ctx = Context(config, prompts, run.client, SandboxGate(executor), _world(config), spec.wait)
+            budget = config.budget or 10 * (n - state.written) + 20
+            results = _results(ctx, spec, state.last_index + 1, state.last_index + 1 + budget)
             with _Lines(out) as writer, JsonlWriter(rejects_path(out)) as rejects:
                 try:
-                    new = _consume(config.base, results, state, n, writer, rejects, progress)
+                    run.new = _consume(config.base, results, state, n, writer, rejects, progress)
                 finally:
                     results.close()
     finally:
         if own:
             executor.close()
-    return _finish(config, out, n, identity, state, info, earlier, client, new, stopped, time.perf_counter() - t0)
-
-
-def _finish(config, out, n, identity, state, info, earlier, client, new, stopped, seconds) -> BuildReport:
-    stats = state.stats
-    usage = {k: v.to_dict() for k, v in sorted(client.usage.items())}
-    info = {**info, "usage": merge_usage((earlier.get("llm") or {}).get("usage") or {}, usage)}
-    last_run = {"new": new, "seconds": round(seconds, 3), "usage": usage, "cache_hits": client.cache.hits}
-    if stopped:
-        last_run["stopped"] = f"budget: tried {stopped['budget']} indices"
-    summary = stats.to_dict()
-    write_manifest(out, kind="build", config=identity.data, seed=config.seed,
-                   counts={"written": stats.written, "rejected": stats.rejected},
-                   extra={"status": "complete" if stats.written >= n else "running", "wanted": n, "stats": summary,
-                          "last_run": last_run, "llm": info})
-    return BuildReport(out, stats.written, new, seconds, summary)
+        report = run.manifest(time.perf_counter() - t0, spec.stopped)
+    return report
