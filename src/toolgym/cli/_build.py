@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SandboxUnavailable
 from ._common import console, counter_table, fail, progress
 
 
@@ -152,7 +152,7 @@ def build_cmd(
                 report = build(config, out, n, workers=workers, ray_address=ray, overwrite=overwrite, progress=update)
             else:
                 report = _resolve(BUILDERS[builder])(llm_config, out, n, overwrite=overwrite, progress=update)
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, SandboxUnavailable) as exc:
         fail(str(exc))
     _report(report, out)
 
