@@ -92,3 +92,11 @@ def test_replay_of_a_reference_style_trajectory():
     m = replay_messages(messages, {"f": ["Paris"]}, "Paris")
     assert (m.calls, m.solved, m.needed, m.turns, m.answer_correct) == (2, 1, 1, 2, True)
     assert m.solve_f1 == pytest.approx(2 / 3)
+
+
+def test_run_wide_reward_variant_and_the_row_wins():
+    assert verl_reward.compute_score("d", GOOD + BAD, TRUTH, {"codes": CODE}, reward_variant="rate") == 1.0
+    row = {"codes": CODE, "reward_variant": "precision"}
+    assert verl_reward.compute_score("d", GOOD + BAD, TRUTH, row, reward_variant="rate") == 0.5
+    assert verl_reward.compute_score_batch(["d"], [GOOD + BAD], [TRUTH], [{"codes": CODE}], reward_variant="product") \
+        == [0.5]

@@ -43,8 +43,8 @@ SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 ADDED = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]
 
 
-def make_tokenizer(template: str = HERMES):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def make_tokenizer(template: str = HERMES, *, tags_special: bool = False):
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -52,9 +52,13 @@ def make_tokenizer(template: str = HERMES):
     tok.decoder = decoders.ByteLevel()
     corpus = ['{"name": "get_city_info", "arguments": {"city": "Orlay", "field": "population"}}',
               "The answer is Talmerian crown. population temperature country capital currency"] * 20
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL + ADDED,
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(corpus, trainer)
+    # As in Qwen's tokenizers, the tool and reasoning tags are single tokens but not "special": decoding with
+    # skip_special_tokens=True (as TRL and verl do before scoring) keeps them.
+    # (``tags_special=True`` builds the mistake: tags that vanish when decoding skips special tokens.)
+    tok.add_tokens([AddedToken(t, special=tags_special, normalized=False) for t in ADDED])
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                  additional_special_tokens=SPECIAL[1:])
     hf.chat_template = template

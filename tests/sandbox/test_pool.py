@@ -166,3 +166,16 @@ def test_make_executor():
 
 def test_layers_are_reported(pool):
     assert {"rlimits", "audit"} <= set(pool.layers)
+
+
+def test_default_pool_size_from_the_environment(monkeypatch):
+    import toolgym.sandbox._pool as pool_module
+
+    monkeypatch.setattr(pool_module, "_default", None)
+    monkeypatch.setenv("TOOLGYM_SANDBOX_WORKERS", "1")
+    p = pool_module.default_pool()
+    try:
+        assert p.size == 1 and pool_module.default_pool() is p
+    finally:
+        p.close()
+        monkeypatch.setattr(pool_module, "_default", None)

@@ -236,7 +236,7 @@ def test_single_turn_refuses_a_tokenizer_that_hides_tool_tags(tok):
 
     check_reward_decoding(tok)  # Qwen-like: the tags survive skip_special_tokens=True
     with pytest.raises(ValueError, match="special token"):
-        check_reward_decoding(make_tokenizer())  # tags registered as special tokens: they would vanish
+        check_reward_decoding(make_tokenizer(tags_special=True))  # tags registered as special: they would vanish
 
 
 def gold_script(env) -> list[str]:

@@ -35,7 +35,7 @@ def save_tiny_model(folder: Path, *, chatty: bool = True, seed: int = 0) -> Path
         with torch.no_grad():
             head = model.lm_head.weight
             head[:, 0] *= 0.1
-            head[tok.convert_tokens_to_ids("<tool_call>"), 0] = 1.5
+            head[tok.convert_tokens_to_ids("<tool_call>"), 0] = 0.8
             head[tok.eos_token_id, 0] = -2.0
             model.model.norm.weight[0] = 3.0
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from . import _bench, _build, _data, _demo, _rollout, _train, _verify
+from . import _analysis, _bench, _build, _data, _demo, _rollout, _train, _train_verl, _verify
 
 app = typer.Typer(
     name="toolgym",
@@ -26,8 +26,11 @@ app.command("sandbox-info")(_verify.sandbox_info_cmd)
 app.command("rollout")(_rollout.rollout_cmd)
 app.command("eval")(_rollout.eval_cmd)
 app.command("compare")(_rollout.compare_cmd)
+_train.train_app.command("verl")(_train_verl.train_verl_cmd)
 app.add_typer(_train.train_app, name="train")
 app.command("loop")(_train.loop_cmd)
+app.add_typer(_analysis.analyse_app, name="analyse")
+app.command("report")(_analysis.report_cmd)
 app.command("demo")(_demo.demo_cmd)
 app.command("build")(_build.build_cmd)
 app.command("bench")(_bench.bench_cmd)

@@ -47,7 +47,8 @@ def _as_dict(value: Any, what: str) -> dict:
     raise ValueError(f"{what} must be a dict or a JSON string, got {type(value).__name__}")
 
 
-def _input(solution_str: str, ground_truth: Any, extra_info: Any) -> tuple[RewardInput, str]:
+def _input(solution_str: str, ground_truth: Any, extra_info: Any,
+           default_variant: str | None = None) -> tuple[RewardInput, str]:
     truth = _as_dict(ground_truth, "ground_truth")
     extra = _as_dict(extra_info, "extra_info")
     unsolved = _as_dict(truth.get("unsolved_set"), "ground_truth.unsolved_set")
@@ -61,21 +62,23 @@ def _input(solution_str: str, ground_truth: Any, extra_info: Any) -> tuple[Rewar
         solve_rate=float(solve_rate) if solve_rate is not None else 0.0,
         answer=answer if isinstance(answer, str) else None,
     )
-    return item, str(extra.get("reward_variant") or "f1")
+    return item, str(extra.get("reward_variant") or default_variant or "f1")
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None,
-                  **_: Any) -> float:
-    """The step reward of one response (the paper's ``compute_solve_*`` by ``reward_variant``)."""
-    item, variant = _input(solution_str, ground_truth, extra_info)
+                  reward_variant: str | None = None, **_: Any) -> float:
+    """The step reward of one response (the paper's ``compute_solve_*`` by ``reward_variant``: a row's
+    ``extra_info.reward_variant`` wins, then this argument -- settable run-wide through verl's
+    ``custom_reward_function.reward_kwargs`` -- then ``f1``)."""
+    item, variant = _input(solution_str, ground_truth, extra_info, reward_variant)
     return score_batch([item], variant=variant, executor=_get_executor())[0].reward
 
 
 def compute_score_batch(data_sources: list, solution_strs: list, ground_truths: list, extra_infos: list | None = None,
-                        **_: Any) -> list[float]:
+                        reward_variant: str | None = None, **_: Any) -> list[float]:
     """Step rewards of a whole batch; every tool call of the batch runs in one sandbox round."""
     extra_infos = extra_infos if extra_infos is not None else [None] * len(solution_strs)
-    pairs = [_input(s, g, e) for s, g, e in zip(solution_strs, ground_truths, extra_infos, strict=True)]
+    pairs = [_input(s, g, e, reward_variant) for s, g, e in zip(solution_strs, ground_truths, extra_infos, strict=True)]
     by_variant: dict[str, list[int]] = {}
     for i, (_, variant) in enumerate(pairs):
         by_variant.setdefault(variant, []).append(i)

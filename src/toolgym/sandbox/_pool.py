@@ -494,10 +494,13 @@ _default_lock = threading.Lock()
 
 
 def default_pool() -> SandboxPool:
-    """The process-wide pool (created on first use, replaced after a fork)."""
+    """The process-wide pool (created on first use, replaced after a fork). ``TOOLGYM_SANDBOX_WORKERS`` sets
+    its size (default: the CPU count) -- lower it where many processes each have a pool, as verl's reward and
+    agent-loop workers do."""
     global _default, _default_pid
     with _default_lock:
         if _default is None or _default_pid != os.getpid() or _default._closed:
-            _default = SandboxPool()
+            size = os.environ.get("TOOLGYM_SANDBOX_WORKERS")
+            _default = SandboxPool(workers=int(size) if size and size.isdigit() else None)
             _default_pid = os.getpid()
         return _default
