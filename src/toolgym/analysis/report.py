@@ -75,7 +75,7 @@ def _counts_tables(stats: dict[str, Any]) -> str:
     if scalars:
         parts.append(_table(["figure", "value"], scalars))
     for key, value in stats.items():
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or not any(value.values()):
             continue
         if value and all(isinstance(v, dict) for v in value.values()):
             cols = sorted({c for v in value.values() for c in v})
@@ -88,11 +88,13 @@ def _counts_tables(stats: dict[str, Any]) -> str:
 
 def _reports(run: Path) -> list[EvalReport]:
     iters = sorted(run.glob("iter-*/report.json"), key=lambda p: int(p.parent.name.split("-")[1]))
-    paths = iters or sorted(p for p in run.glob("*.json") if _is_report(p))
+    # loose reports are shown in the order they were written (the first one is "before")
+    paths = iters or sorted((p for p in run.glob("*.json") if _is_report(p)), key=lambda p: p.stat().st_mtime)
     out = []
     for p in paths:
         r = load_report(p)
-        r.name = p.parent.name if iters else p.stem
+        if iters:
+            r.name = p.parent.name
         out.append(r)
     return out
 
