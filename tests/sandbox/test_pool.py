@@ -179,3 +179,38 @@ def test_default_pool_size_from_the_environment(monkeypatch):
     finally:
         p.close()
         monkeypatch.setattr(pool_module, "_default", None)
+
+
+def test_workers_replaced_from_a_short_lived_thread_outlive_it():
+    """A worker's parent-death signal follows the thread that started it; the pool starts every worker from
+    its own long-lived thread, so replacements made during a call from a temporary thread survive it."""
+    with SandboxPool(workers=1, limits=SandboxLimits(timeout_s=0.3, grace_s=0.2)) as p:
+        code = {"spin": "def spin():\n    while True:\n        pass", "ok": "def ok():\n    return 'fine'"}
+        box = {}
+        t = threading.Thread(target=lambda: box.update(r=p.run([ExecRequest("spin", {}, code)])))
+        t.start()
+        t.join()
+        assert box["r"][0].status == "timeout"
+        import time
+
+        time.sleep(0.3)  # the thread is gone; a worker tied to it would be dead by now
+        assert p.run([ExecRequest("ok", {}, code)])[0].output == "fine"
+
+
+def test_callers_wait_for_a_replacement_instead_of_failing():
+    with SandboxPool(workers=1, limits=SandboxLimits(timeout_s=0.2, grace_s=0.1)) as p:
+        code = {"die": "import os, signal\ndef die():\n    os.kill(os.getpid(), signal.SIGKILL)",
+                "ok": "def ok(i):\n    return i"}
+        results = {}
+
+        def call(k):
+            name = "die" if k % 2 else "ok"
+            results[k] = p.run([ExecRequest(name, {"i": k} if name == "ok" else {}, code)])[0]
+
+        threads = [threading.Thread(target=call, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert {r.status for k, r in results.items() if k % 2} == {"crashed"}
+        assert all(results[k].output == str(k) for k in range(0, 8, 2))

@@ -3,13 +3,16 @@
 It plays the scripted baseline over real HTTP: it finds the environment by the question in the first
 user message, replies with the next turn of the gold solution (with the configured error rates), and
 returns tool calls natively (like ``vllm serve --tool-call-parser hermes``) or written in the text.
-Faults can be injected: HTTP 500 or 429 on every k-th request, native calls with broken JSON
-arguments, and questions that always fail. A fixed latency per request simulates a real server.
+Faults can be injected: transient HTTP 500 or 429 errors (about one request in k fails, chosen by the
+request's content, and the same request succeeds when retried -- so results do not depend on how
+concurrent requests interleave), native calls with broken JSON arguments, and questions that always
+fail. A fixed latency per request simulates a real server.
 """
 
 # no "from __future__ import annotations": FastAPI reads the handler annotations at run time
 
 import asyncio
+import hashlib
 import itertools
 import json
 import socket
@@ -39,8 +42,16 @@ def create_app(envs: list[Environment], *, latency_s: float = 0.0, errors: Error
     policy = ScriptedPolicy(errors, seed=seed)
     faults = faults or Faults()
     counter = itertools.count(1)
+    failed_once: set[tuple[str, str]] = set()
     app = FastAPI()
     app.state.requests = 0
+
+    def transient(kind: str, every: int, digest: str) -> bool:
+        """Fail this request once (for ``kind``) if its content picks it: about one request in ``every``."""
+        if not every or int(digest[:8], 16) % every or (kind, digest) in failed_once:
+            return False
+        failed_once.add((kind, digest))
+        return True
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
@@ -51,9 +62,10 @@ def create_app(envs: list[Environment], *, latency_s: float = 0.0, errors: Error
             await asyncio.sleep(latency_s)
         messages = body.get("messages", [])
         question = next((m.get("content") for m in messages if m.get("role") == "user"), None)
-        if question in faults.always_fail or (faults.status_500_every and n % faults.status_500_every == 0):
+        digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+        if question in faults.always_fail or transient("500", faults.status_500_every, digest):
             return JSONResponse({"error": {"message": "injected server error"}}, status_code=500)
-        if faults.status_429_every and n % faults.status_429_every == 0:
+        if transient("429", faults.status_429_every, digest[8:]):
             return JSONResponse({"error": {"message": "slow down"}}, status_code=429)
         env = by_question.get(question)
         turn = sum(1 for m in messages if m.get("role") == "assistant")
@@ -67,7 +79,7 @@ def create_app(envs: list[Environment], *, latency_s: float = 0.0, errors: Error
                 calls = []
                 for i, c in enumerate(parsed.tool_calls):
                     args = json.dumps(c.arguments)
-                    if faults.broken_arguments_every and n % faults.broken_arguments_every == 0:
+                    if faults.broken_arguments_every and int(digest[16:24], 16) % faults.broken_arguments_every == 0:
                         args = args[:-1]
                     calls.append({"id": f"chatcmpl-tool-{n}-{i}", "type": "function",
                                   "function": {"name": c.name, "arguments": args}})

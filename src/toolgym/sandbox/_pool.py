@@ -156,6 +156,8 @@ class SandboxPool:
         self._cond = threading.Condition()
         self._started = False
         self._closed = False
+        self._spawning = 0
+        self._spawner = None  # the long-lived thread that starts every worker (see _spawn)
         self._root: str | None = None
         self.layers: dict[str, str] = {}
         self.stats = {"calls": 0, "worker_restarts": 0, "timeouts": 0, "crashes": 0}
@@ -170,7 +172,7 @@ class SandboxPool:
             if self._started:
                 return self
             self._root = tempfile.mkdtemp(prefix="toolgym-sandbox-")
-            procs = [self._launch() for _ in range(self.size)]
+            procs = [self._spawn() for _ in range(self.size)]
             workers = [self._await_ready(*p) for p in procs]
             self._idle.extend(workers)
             self._all.update(workers)
@@ -235,15 +237,35 @@ class SandboxPool:
             sel.close()
 
     def _replace(self, worker: _Worker) -> _Worker | None:
+        """Kill ``worker`` and start another in its place. While the new one starts, the pool counts it as
+        on its way, so a caller waiting for a worker waits instead of concluding there is none."""
         worker.kill()
-        self._all.discard(worker)
-        self.stats["worker_restarts"] += 1
+        with self._cond:
+            self._spawning += 1
+            self._all.discard(worker)
+            self.stats["worker_restarts"] += 1
+        new = None
         try:
-            new = self._await_ready(*self._launch())
+            new = self._await_ready(*self._spawn())
         except SandboxUnavailable:
             return None
-        self._all.add(new)
+        finally:
+            with self._cond:
+                self._spawning -= 1
+                if new is not None:
+                    self._all.add(new)
+                self._cond.notify_all()
         return new
+
+    def _spawn(self) -> tuple[subprocess.Popen, str, str]:
+        """Start a worker process from the pool's own long-lived thread. The worker's parent-death signal
+        is tied to the *thread* that started it (Linux), so a worker started from a short-lived thread -- an
+        ``asyncio.to_thread`` call, a caller's temporary thread -- would be killed when that thread ends."""
+        if self._spawner is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolgym-sandbox-spawner")
+        return self._spawner.submit(self._launch).result()
 
     def close(self) -> None:
         with self._cond:
@@ -259,6 +281,8 @@ class SandboxPool:
             except OSError:
                 pass
             w.kill()
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=False)
         if self._root:
             shutil.rmtree(self._root, ignore_errors=True)
 
@@ -311,7 +335,7 @@ class SandboxPool:
             while not self._idle:
                 if self._closed:
                     raise SandboxUnavailable("the sandbox pool is closed")
-                if not self._all:
+                if not self._all and not self._spawning:
                     raise SandboxUnavailable("no sandbox worker could be started")
                 self._cond.wait()
             taken, self._idle = self._idle[:wanted], self._idle[wanted:]
