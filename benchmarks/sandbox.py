@@ -68,7 +68,7 @@ def baseline_call(name: str, arguments, codes, timeout: float = 10.0) -> str:
             elif type(value) is not str:
                 value = str(value)
             box["out"] = value
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             box["out"] = f"an error occured when call {name}: {exc}"
 
     t = threading.Thread(target=target, daemon=True)
@@ -143,7 +143,7 @@ def main() -> None:
     print(f"pool layers: {layers}")
     print(f"outputs identical to the baseline: {same}/{len(reqs)}; unsafe == pool: "
           f"{sum(a.output == b.output for a, b in zip(unsafe_out, pool_out))}/{len(reqs)}")
-    rate = lambda t: len(reqs) / t  # noqa: E731
+    rate = lambda t: len(reqs) / t
     print(f"(a) baseline exec + thread timeout : {rate(t_base):>10,.0f} calls/s")
     print(f"(b) unsafe in-process executor     : {rate(t_unsafe):>10,.0f} calls/s  ({t_base / t_unsafe:.1f}x baseline)")
     print(f"(c) isolated sandbox pool, {args.workers} worker(s): {rate(t_pool):>8,.0f} calls/s  "

@@ -1,6 +1,5 @@
 """The HTML report: self-contained, and it renders in headless Chromium with no console errors."""
 
-import json
 import re
 import shutil
 import subprocess

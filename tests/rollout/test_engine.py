@@ -23,10 +23,10 @@ def test_rerun_skips_finished_pairs(pool, samples, tmp_path):
 
 
 def test_scripted_errors_are_reproducible(pool, samples, tmp_path):
-    policy = lambda: ScriptedPolicy(ErrorRates(wrong_argument=0.3, missing_call=0.2, early_answer=0.1), seed=5)  # noqa: E731
+    policy = lambda: ScriptedPolicy(ErrorRates(wrong_argument=0.3, missing_call=0.2, early_answer=0.1), seed=5)
     a = rollout(samples, policy(), tmp_path / "a.jsonl", config=RolloutConfig(samples=3, concurrency=1), executor=pool)
     b = rollout(samples, policy(), tmp_path / "b.jsonl", config=RolloutConfig(samples=3, concurrency=24), executor=pool)
-    key = lambda p: sorted((r["env_id"], r["sample"], r["metrics"]["solve_f1"])  # noqa: E731
+    key = lambda p: sorted((r["env_id"], r["sample"], r["metrics"]["solve_f1"])
                            for r in map(json.loads, p.read_text().splitlines()))
     assert key(tmp_path / "a.jsonl") == key(tmp_path / "b.jsonl")
     assert 0 < a.mean_f1 == b.mean_f1 < 1

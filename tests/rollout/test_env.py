@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from toolgym.rollout import EpisodeConfig, ToolEnv, check_env
 from toolgym.reward import replay_messages
+from toolgym.rollout import EpisodeConfig, ToolEnv, check_env
 
 
 def test_check_env_over_every_sample(pool, samples):

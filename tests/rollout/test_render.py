@@ -1,10 +1,9 @@
 """Chat-template rendering turn after turn: every prompt extends the previous one, in text and tokens."""
 
 import pytest
+from chat_fixtures import THINKING, make_tokenizer
 
 from toolgym.rollout import ChatRenderer, EpisodeConfig, ToolEnv
-
-from chat_fixtures import THINKING, make_tokenizer
 
 pytest.importorskip("transformers")
 

@@ -7,7 +7,6 @@ machine has them.
 """
 
 import os
-import textwrap
 from pathlib import Path
 
 import pytest

@@ -53,7 +53,7 @@ def _reference_call(name, arguments, codes):
         if type(value) is dict or type(value) is list:
             return json.dumps(value, ensure_ascii=False)
         return value if type(value) is str else str(value)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"an error occured when call {name}: {exc}"
 
 

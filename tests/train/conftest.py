@@ -2,12 +2,12 @@ import pytest
 
 pytest.importorskip("trl")
 
-from tiny_models import save_tiny_model  # noqa: E402
+from tiny_models import save_tiny_model
 
-from toolgym.io import read_trajectories  # noqa: E402
-from toolgym.rollout import ErrorRates, RolloutConfig, ScriptedPolicy, rollout  # noqa: E402
-from toolgym.train.data import preference_pairs, prefixes  # noqa: E402
-from toolgym.train.layouts import write_data  # noqa: E402
+from toolgym.io import read_trajectories
+from toolgym.rollout import ErrorRates, RolloutConfig, ScriptedPolicy, rollout
+from toolgym.train.data import preference_pairs, prefixes
+from toolgym.train.layouts import write_data
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollout"))
-from chat_fixtures import make_tokenizer  # noqa: E402
+from chat_fixtures import make_tokenizer
 
 
 def qwen25_template() -> str:

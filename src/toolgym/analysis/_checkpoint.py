@@ -27,7 +27,7 @@ def resolve(model: str | Path) -> Path:
         raise ConfigError(f"{model} is not a folder, and huggingface_hub is not installed to find it by name") from exc
     try:
         return Path(snapshot_download(str(model), allow_patterns=["*.safetensors", "*.json", "*.model", "*.txt"]))
-    except Exception as exc:  # noqa: BLE001 - offline, unknown name: say what to do
+    except Exception as exc:
         raise ConfigError(f"cannot find the checkpoint {model!r}: give a local folder with *.safetensors ({exc})") from exc
 
 

@@ -200,7 +200,7 @@ def build_report(run: str | Path, out: str | Path | None = None, *, envs: str | 
         ("Training", _training_section(run)),
         ("Where the model changed", _weights_section(changes, out.parent)),
     ]
-    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "".join(f"<section><h2>{html.escape(h)}</h2>{content}</section>" for h, content in sections)
     page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title or run.name)}"
             f" - toolgym report</title><style>{_CSS}</style></head><body><h1>{html.escape(title or run.name)}</h1>"

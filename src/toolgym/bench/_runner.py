@@ -62,7 +62,7 @@ async def _one(bench: Benchmark, item, backend: Backend) -> ItemResult:
         return await bench.run_item(item, backend)
     except BackendFailed as exc:
         error = f"backend failed: {exc}"
-    except Exception as exc:  # noqa: BLE001 - one broken item is recorded, the run goes on
+    except Exception as exc:
         error = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3).splitlines()[-3:]}"
     return ItemResult(item.id, item.category, {m: 0.0 for m in bench.metrics}, status="failed", error=error)
 

@@ -156,7 +156,7 @@ class BFCL:
         if self.mode == "prompt":
             try:
                 return _lib().default_decode_ast_prompting(reply.visible, _language(category)[1], False), None
-            except Exception as exc:  # noqa: BLE001 - BFCL's decoder raises anything on bad output
+            except Exception as exc:
                 return None, f"{type(exc).__name__}: {exc}"
         parsed = reply.parsed
         if parsed.malformed:

@@ -194,7 +194,7 @@ def source(variant: str, rates: dict[str, float] | None = None) -> str:
 def _function(variant: str, rates_key: tuple = ()):
     namespace: dict[str, Any] = {}
     # our own constant source, the same the sandbox runs (see the module docstring)
-    exec(compile(source(variant, dict(rates_key)), f"<{variant}>", "exec"), namespace)  # noqa: S102
+    exec(compile(source(variant, dict(rates_key)), f"<{variant}>", "exec"), namespace)
     return namespace[VARIANTS[variant][0]]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,15 @@ from rich.table import Table
 from ..evaluate import METRICS, EvalReport, compare_rows, evaluate, load_report, plot_comparison
 from ..evaluate._report import LABELS
 from ..io import Rejects, read_environments, read_trajectories
-from ..rollout import BACKENDS, EpisodeConfig, ErrorRates, RolloutConfig, finished_pairs, make_backend, rollout
+from ..rollout import (
+    BACKENDS,
+    EpisodeConfig,
+    ErrorRates,
+    RolloutConfig,
+    finished_pairs,
+    make_backend,
+    rollout,
+)
 from ..rollout.backends import Backend
 from ..schema import Environment, Trajectory
 from ._common import console, fail, progress
@@ -250,7 +259,7 @@ def compare_cmd(
         cells = []
         for m in METRICS:
             _, x, y, d = rows[m][i]
-            cells.append("-" if x != x or y != y else f"{100 * x:.2f} -> {100 * y:.2f} ({100 * d:+.2f})")
+            cells.append("-" if math.isnan(x) or math.isnan(y) else f"{100 * x:.2f} -> {100 * y:.2f} ({100 * d:+.2f})")
         table.add_row(g, *cells)
     console.print(table)
     if chart:

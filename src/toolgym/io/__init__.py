@@ -2,7 +2,16 @@
 
 from .jsonl import JsonlWriter, iter_jsonl, repair_tail
 from .manifest import atomic_write_text, manifest_path, read_manifest, sha256_of, write_manifest
-from .records import FORMATS, Rejects, count_records, detect_format, iter_rows, read_environments, read_trajectories, write_environments
+from .records import (
+    FORMATS,
+    Rejects,
+    count_records,
+    detect_format,
+    iter_rows,
+    read_environments,
+    read_trajectories,
+    write_environments,
+)
 from .tables import env_to_row, iter_parquet, row_to_env_data, save_hf, to_hf_dataset, write_parquet
 
 __all__ = [

@@ -21,11 +21,11 @@ from ._replay import aggregate, replay_messages
 from ._score import RewardInput, ScoredResponse, parse_for_reward, score_batch, score_response
 
 __all__ = [
+    "VARIANTS",
     "RewardInput",
     "ScoredResponse",
     "StepOutcome",
     "UnsolvedSet",
-    "VARIANTS",
     "Variant",
     "aggregate",
     "answer_matches",

@@ -3,7 +3,15 @@
 from ._engine import RolloutConfig, RolloutSummary, finished_pairs, rollout, run_rollouts
 from ._env import EpisodeConfig, ToolEnv, check_env
 from ._render import ChatRenderer, template_messages
-from .backends import BACKENDS, Backend, ErrorRates, Generation, GenerationRequest, ScriptedPolicy, make_backend
+from .backends import (
+    BACKENDS,
+    Backend,
+    ErrorRates,
+    Generation,
+    GenerationRequest,
+    ScriptedPolicy,
+    make_backend,
+)
 
 __all__ = [
     "BACKENDS",

@@ -48,7 +48,7 @@ class MicroBatcher(Generic[T, R]):
                     self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), remaining)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         break
             batch, self._pending = self._pending[: self.max_size], self._pending[self.max_size:]
             items = [item for item, _ in batch]
@@ -56,7 +56,7 @@ class MicroBatcher(Generic[T, R]):
                 results = await self.fn(items)
                 if len(results) != len(items):
                     raise RuntimeError(f"batch function returned {len(results)} results for {len(items)} items")
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            except Exception as exc:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)

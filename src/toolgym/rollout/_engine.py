@@ -94,7 +94,7 @@ async def run_rollouts(envs: Sequence[Environment], backend: Backend, out: str |
                     _, _, terminated, truncated, _ = await tenv.astep(gen, run_tools=tools.submit)
                     if terminated or truncated:
                         break
-            except Exception as exc:  # noqa: BLE001 - a broken episode is data, not the end of the run
+            except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
             finally:
                 forget = getattr(backend, "forget", None)

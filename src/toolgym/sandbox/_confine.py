@@ -381,8 +381,8 @@ class _Sink:
 
 def patch_python() -> None:
     """Make the interpreter-level escape hatches fail with a clear message."""
-    import io
     import _signal  # the C module behind ``signal``
+    import io
 
     def refuse(what: str):
         def _refused(*_a, **_k):

@@ -59,7 +59,7 @@ class UnsafeInProcessExecutor:
             output, status = _call.error_message(req.name, "MemoryError: out of memory"), "memory"
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # noqa: BLE001 - a tool failure (sys.exit included) is the tool's message
+        except BaseException as exc:
             output, status = _call.error_message(req.name, _call.describe_exception(exc)), "tool_error"
         finally:
             if use_alarm:

@@ -39,7 +39,7 @@ _CODE_CACHE_CAPACITY = 8192  # must match the worker's
 _STATUSES = {"ok", "tool_error", "timeout", "memory", "crashed", "need_code"}
 
 
-def _json_name(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate memo
+def _json_name(name: str, _cache: dict[str, str] = {}) -> str:
     text = _cache.get(name)
     if text is None:
         if len(_cache) > 65536:
@@ -48,7 +48,7 @@ def _json_name(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a
     return text
 
 
-def _digest(source: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate memo
+def _digest(source: str, _cache: dict[str, str] = {}) -> str:
     key = _cache.get(source)
     if key is None:
         if len(_cache) > 65536:

@@ -127,7 +127,7 @@ def run_call(cache: dict, key: str, name: str, arguments, timeout: float, cpu: f
             status, retire = "memory", True
             output = _call.error_message(name, f"MemoryError: the tool exceeded the sandbox memory limit "
                                                f"({memory_mb} MB)")
-        except BaseException as exc:  # noqa: BLE001 - every tool failure becomes the tool's message
+        except BaseException as exc:
             status = "tool_error"
             output = _call.error_message(name, _call.describe_exception(exc))
     except _Limit as exc:
@@ -136,7 +136,7 @@ def run_call(cache: dict, key: str, name: str, arguments, timeout: float, cpu: f
         else:
             output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")
         status, retire = "timeout", True
-    except BaseException:  # noqa: BLE001 - e.g. a str() that raised _Limit while formatting
+    except BaseException:
         status, output, retire = "tool_error", _call.error_message(name, "<unprintable error>"), True
     finally:
         _State.armed = False

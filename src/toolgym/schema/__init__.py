@@ -18,13 +18,13 @@ from ._trajectory import RewardBranch, Step, ToolResult, Trajectory, TrajectoryM
 from ._validate import parse_environment, validate_environment, validate_tool_schema
 
 __all__ = [
+    "IDENTITY_FIELDS",
+    "SCENARIOS",
     "CallStatus",
     "Environment",
-    "IDENTITY_FIELDS",
     "MalformedCall",
     "Metadata",
     "RewardBranch",
-    "SCENARIOS",
     "Scenario",
     "Step",
     "ToolCall",

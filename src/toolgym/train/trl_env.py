@@ -32,8 +32,10 @@ def _hint(schema: dict[str, Any]) -> Any:
             isinstance(v, (str, int, float, bool)) for v in schema["enum"]):
         return Literal[tuple(schema["enum"])]
     kind = schema.get("type")
-    if kind == "array" and isinstance(schema.get("items"), dict) and schema["items"].get("type") in _TYPES:
-        return list[_TYPES[schema["items"]["type"]]]
+    items = schema.get("items")
+    if kind == "array" and isinstance(items, dict) and items.get("type") in _TYPES:
+        element = _TYPES[items["type"]]
+        return list[element]
     return _TYPES.get(kind, str)
 
 
@@ -110,7 +112,6 @@ def environment_class(env: Environment, executor: Executor | None = None) -> typ
 
     def reset(self, **_row):
         self._books.reset()
-        return None
 
     attrs.update(__init__=__init__, reset=reset, __doc__=f"toolgym environment {env.id} ({env.scenario})")
     return type(f"ToolgymEnv_{env.id}", (), attrs)

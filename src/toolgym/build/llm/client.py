@@ -126,7 +126,7 @@ class LLMClient:
         for attempt in range(e.max_retries + 1):
             try:
                 response = await self.client.post("/chat/completions", cast_to=dict, body=body)
-            except Exception as exc:  # noqa: BLE001 - classified here; only a broken setup escapes
+            except Exception as exc:
                 fatal = self._fatal(exc)
                 if fatal is not None:
                     raise fatal from None

@@ -89,7 +89,7 @@ class OpenAIBackend:
                 # ``chat.completions.create`` walks every message and tool schema to transform it, which
                 # costs more than the rest of a rollout step. Auth, timeouts and errors are the same.
                 response = await client.post("/chat/completions", cast_to=dict, body=body)
-            except Exception as exc:  # noqa: BLE001 - classified below; never escapes as an exception
+            except Exception as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 if not self._retryable(exc) or attempt == self.max_retries:
                     break
