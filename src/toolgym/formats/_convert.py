@@ -10,20 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ErrorKind, InvalidRecord, RecordError
+from ..errors import RecordError
 from ..io import (
     JsonlWriter,
     Rejects,
     atomic_write_text,
     detect_format,
-    iter_rows,
     read_environments,
     save_hf,
     write_environments,
     write_manifest,
     write_parquet,
 )
-from ..schema import Environment, parse_environment
+from ..schema import Environment
 from .ftrl import env_to_ftrl, ftrl_to_env_data
 from .verl import env_to_verl, verl_to_env_data
 
@@ -53,25 +52,8 @@ def read_any(fmt: str, src: str | os.PathLike, rejects: Rejects, compile_code: b
     """Environments from ``src`` in layout ``fmt``; bad rows go to ``rejects``."""
     if fmt not in IMPORT_FORMATS:
         raise ValueError(f"unknown import format {fmt!r}; choose one of {', '.join(IMPORT_FORMATS)}")
-    reader = IMPORT_FORMATS[fmt]
-    if reader is None:
-        yield from read_environments(src, on_error=rejects, compile_code=compile_code)
-        return
-    source = str(src)
-    for line, row in iter_rows(src, detect_format(src), rejects):
-        if not isinstance(row, dict):
-            rejects(RecordError(ErrorKind.FORMAT, "a row must be a JSON object", line=line, source=source), row)
-            continue
-        data, errors = reader(row)
-        for e in errors:
-            rejects(e.with_context(line=line, source=source), row)
-        if errors:
-            continue
-        try:
-            yield parse_environment(data, line=line, source=source, compile_code=compile_code)
-        except InvalidRecord as exc:
-            for e in exc.errors:
-                rejects(e, row)
+    yield from read_environments(src, on_error=rejects, compile_code=compile_code, row_reader=IMPORT_FORMATS[fmt],
+                                 format=detect_format(src))
 
 
 def _write_streaming_jsonl(dst: Path, envs, report: ConversionReport) -> None:

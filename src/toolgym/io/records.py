@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +57,28 @@ def count_records(path: str | os.PathLike, format: str | None = None) -> int:
     return sum(1 for _ in iter_hf(path))
 
 
+RowReader = Callable[[dict[str, Any]], tuple[dict[str, Any], list[RecordError]]]
+
+
 def read_environments(path: str | os.PathLike, *, on_error: ErrorSink | None = None, format: str | None = None,
-                      compile_code: bool = True) -> Iterator[Environment]:
+                      compile_code: bool = True, row_reader: RowReader | None = None) -> Iterator[Environment]:
     """Stream valid environments from ``path``; each invalid record goes to ``on_error(error, raw)``
-    once per problem (default: raise :class:`InvalidRecord`)."""
+    once per problem (default: raise :class:`InvalidRecord`). ``row_reader`` maps a row of another
+    layout to our record's data (see :mod:`toolgym.formats`); by default rows are our own records."""
     on_error = on_error or _raise
     fmt = format or detect_format(path)
     source = str(path)
+    if row_reader is None:
+        row_reader = (lambda raw: (raw, [])) if fmt == "jsonl" else row_to_env_data
     for line, raw in iter_rows(path, fmt, on_error):
-        data, errors = (raw, []) if fmt == "jsonl" else row_to_env_data(raw)
+        if not isinstance(raw, dict):
+            on_error(RecordError(ErrorKind.FORMAT, "a row must be a JSON object", line=line, source=source), raw)
+            continue
+        data, errors = row_reader(raw)
         if errors:
+            record_id = raw.get("id") if isinstance(raw.get("id"), str) else None
             for e in errors:
-                on_error(e.with_context(line=line, source=source, record_id=raw.get("id")), raw)
+                on_error(e.with_context(line=line, source=source, record_id=record_id), raw)
             continue
         try:
             yield parse_environment(data, line=line, source=source, compile_code=compile_code)

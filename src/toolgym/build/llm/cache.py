@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ...io import atomic_write_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +60,5 @@ class ResponseCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps({"text": reply.text, "finish_reason": reply.finish_reason, "usage": reply.usage},
                              ensure_ascii=False)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write_text(path, payload)
         self.stores += 1
