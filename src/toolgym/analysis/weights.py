@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..evaluate import save_figure
 from ._checkpoint import resolve, slices, tensor_files
 
 #: module types, in heatmap column order
@@ -134,9 +135,4 @@ def heatmap(changes: list[Change], path: str | Path, title: str = "Relative weig
         ax.set_title(title + "\n" + ", ".join(f"{c.module} {c.relative:.2e}" for c in outside), fontsize=9)
     else:
         ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..evaluate import MetricSummary
+from ..evaluate import MetricSummary, save_figure
 from ._report import BenchReport
 
 
@@ -116,9 +116,4 @@ def plot_rows(rows: list[Row], path: str | Path, before: str, after: str) -> Pat
     ax.set_xlabel("score (%)")
     ax.legend(loc="lower right")
     ax.set_title(f"{before} vs {after}")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

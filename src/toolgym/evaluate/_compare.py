@@ -38,6 +38,13 @@ def plot_comparison(a: EvalReport, b: EvalReport, path: str | Path, metric: str 
     ax.set_ylim(0, 105)
     ax.legend()
     ax.set_title(f"{LABELS.get(metric, metric)} before and after")
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out, write as PNG (the folder made if needed) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..evaluate import evaluate
+from ..evaluate import evaluate, save_figure
 from ..io import atomic_write_text, read_environments, read_trajectories
 from ..rollout import EpisodeConfig, RolloutConfig, make_backend, rollout
 from ..sandbox import Executor, default_pool
@@ -167,10 +167,7 @@ def plot_iterations(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.set_xticks([r["iteration"] for r in rows])
     ax.legend(fontsize=8)
     ax.set_title("Solve-F1 per iteration")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_loop(config: LoopConfig, executor: Executor | None = None, log: Callable[[str], None] = print) -> dict:
