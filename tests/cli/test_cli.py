@@ -47,7 +47,7 @@ def test_import_errors_are_clear(tmp_path):
     result = invoke("import", "--format", "nope", tmp_path, tmp_path / "o.jsonl")
     assert result.exit_code == 2 and "--format" in result.output
     missing = invoke("import", tmp_path / "absent.jsonl", tmp_path / "o.jsonl")
-    assert missing.exit_code == 2 and "does not exist" in missing.output
+    assert missing.exit_code == 2 and "absent.jsonl does not exist" in " ".join(missing.output.split())
 
 
 def test_export_formats(tmp_path, samples):
@@ -115,6 +115,8 @@ def test_score_reference_style_trajectories(tmp_path, samples):
     assert summary["overall"]["answer_accuracy"] == pytest.approx(0.5)
     stored = invoke("score", traj)
     assert stored.exit_code == 0 and "overall" in stored.output
+    missing = invoke("score", traj, "--envs", tmp_path / "absent.jsonl")
+    assert missing.exit_code == 2 and "absent.jsonl does not exist" in " ".join(missing.output.split())
 
 
 def test_demo_runs_offline(tmp_path):

@@ -27,7 +27,7 @@ from ..bench import (
 )
 from ..bench.contamination import overlap_to_dict
 from ..io import atomic_write_text
-from ._common import console, fail, progress
+from ._common import console, fail, load_envs, progress
 from ._rollout import (
     BackendOpt,
     BaseUrl,
@@ -38,7 +38,6 @@ from ._rollout import (
     Temperature,
     Thinking,
     build_backend,
-    load_envs,
 )
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
 

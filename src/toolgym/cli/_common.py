@@ -1,8 +1,9 @@
-"""Shared pieces of the CLI: the console, error exits, summary tables."""
+"""Shared pieces of the CLI: the console, error exits, summary tables, loading environments."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -16,6 +17,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from ..io import Rejects, read_environments
+from ..schema import Environment
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,3 +50,18 @@ def rejects_summary(kinds: Counter, rejected: int, path: str | None) -> None:
         return
     console.print(f"[yellow]{rejected} record(s) rejected[/]" + (f", reasons in [bold]{path}[/]" if path else ""))
     console.print(counter_table("rejections by kind", kinds, "kind"))
+
+
+def load_envs(path: Path, split: str | None = None, limit: int | None = None) -> list[Environment]:
+    """The valid environments of a file (invalid ones counted and skipped); a clean error if there are none."""
+    if not path.exists():
+        fail(f"{path} does not exist")
+    rejects = Rejects()
+    envs = [e for e in read_environments(path, on_error=rejects) if split is None or e.metadata.split == split]
+    if rejects.records:
+        console.print(f"[yellow]{rejects.records} invalid environment(s) in {path} skipped[/]")
+    if limit is not None:
+        envs = envs[:limit]
+    if not envs:
+        fail(f"no environments in {path}" + (f" with split {split!r}" if split else ""))
+    return envs

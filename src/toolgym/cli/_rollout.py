@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..evaluate import METRICS, EvalReport, compare_rows, evaluate, load_report, plot_comparison
 from ..evaluate._report import LABELS
-from ..io import Rejects, read_environments, read_trajectories
+from ..io import Rejects, read_trajectories
 from ..rollout import (
     BACKENDS,
     EpisodeConfig,
@@ -24,8 +24,8 @@ from ..rollout import (
     rollout,
 )
 from ..rollout.backends import Backend
-from ..schema import Environment, Trajectory
-from ._common import console, fail, progress
+from ..schema import Trajectory
+from ._common import console, fail, load_envs, progress
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
 
 # ---- options shared by rollout and eval ------------------------------------------------------------
@@ -70,20 +70,6 @@ class RunOptions:
     executor: str
     workers: int | None
     timeout: float
-
-
-def load_envs(path: Path, split: str | None = None, limit: int | None = None) -> list[Environment]:
-    if not path.exists():
-        fail(f"{path} does not exist")
-    rejects = Rejects()
-    envs = [e for e in read_environments(path, on_error=rejects) if split is None or e.metadata.split == split]
-    if rejects.records:
-        console.print(f"[yellow]{rejects.records} invalid environment(s) in {path} skipped[/]")
-    if limit is not None:
-        envs = envs[:limit]
-    if not envs:
-        fail(f"no environments to run in {path}" + (f" with split {split!r}" if split else ""))
-    return envs
 
 
 def _error_rates(pairs: list[str] | None) -> ErrorRates:

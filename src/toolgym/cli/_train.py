@@ -10,8 +10,7 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from ..io import Rejects, read_trajectories
-from ._common import console, fail
-from ._rollout import load_envs
+from ._common import console, fail, load_envs
 
 train_app = typer.Typer(help="Train on the feedback: prepare data, then TRL (one machine) or verl (cluster).",
                         no_args_is_help=True)

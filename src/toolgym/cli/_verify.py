@@ -16,7 +16,7 @@ from ..reward import aggregate, replay_messages
 from ..sandbox import EXECUTORS, SandboxLimits, make_executor
 from ..schema import Trajectory, TrajectoryMetrics
 from ..verify import verify_environments
-from ._common import console, counter_table, fail, progress, rejects_summary
+from ._common import console, counter_table, fail, load_envs, progress, rejects_summary
 
 ExecutorOpt = Annotated[str, typer.Option(help=f"Where tool code runs: {', '.join(EXECUTORS)}.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Sandbox worker processes (default: CPU count).")]
@@ -103,14 +103,6 @@ def verify_cmd(
         raise typer.Exit(1)
 
 
-def _load_envs(path: Path):
-    rejects = Rejects()
-    envs = list(read_environments(path, on_error=rejects))
-    if rejects.records:
-        console.print(f"[yellow]{rejects.records} invalid environment(s) in {path} ignored[/]")
-    return envs
-
-
 def score_cmd(
     trajectories: Annotated[Path, typer.Argument(help="Trajectories (JSONL): toolgym's or the reference scripts'.")],
     envs: Annotated[Path | None, typer.Option(help="Environments to recompute the metrics against.")] = None,
@@ -124,7 +116,7 @@ def score_cmd(
         fail(f"{trajectories} does not exist")
     by_id, by_question = {}, {}
     if envs is not None:
-        for e in _load_envs(envs):
+        for e in load_envs(envs):
             by_id[e.id] = e
             by_question.setdefault(e.question, e)
     rejects = Rejects()
