@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test install bench clean chromium
+.PHONY: demo test install perf clean chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,8 @@ chromium:
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
-	$(PY) benchmarks/sandbox.py
+perf: $(STAMP)
+	$(PY) perf/sandbox.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from toolgym.analysis import Change, build_report, write_csv
-from toolgym.build import BuildConfig, build
+from toolgym.builder import BuildConfig, build
 from toolgym.evaluate import evaluate
 from toolgym.io import JsonlWriter
 from toolgym.schema import Trajectory, TrajectoryMetrics

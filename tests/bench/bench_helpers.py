@@ -1,7 +1,7 @@
 """Test backends for the benchmark adapters: replies scripted per episode and turn (the adapters name
 each conversation's episode ``<benchmark>:<item id>``), recording every request they get."""
 
-from toolgym.rollout.backends import Generation
+from toolgym.models import Generation
 
 
 class Scripted:

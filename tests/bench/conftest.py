@@ -1,7 +1,6 @@
 """Fixtures of the benchmark tests: the sample data written for each benchmark's format, and a tiny
 tokenizer and random Qwen2 model built here (no model hub)."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,6 @@ import pytest
 DATA = Path(__file__).parent / "data"
 collect_ignore_glob = ["data/*"]  # tau-bench's task file is Python data, not a test
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "rollout"))  # chat_fixtures: the tiny tokenizer
 
 
 @pytest.fixture(scope="session")

@@ -109,7 +109,7 @@ def test_live_categories_run_offline_too(tmp_path):
 def test_tiny_model_end_to_end_and_resume(tmp_path, tiny_chat_model):
     """The real plumbing with a real (random, tiny) transformers model: every non-live category is
     prompted through the chat template, every reply decoded and checked; the score is whatever it is."""
-    from toolgym.rollout.backends._local import TransformersBackend
+    from toolgym.models._local import TransformersBackend
 
     model, tokenizer = tiny_chat_model
     backend = TransformersBackend(model, tokenizer, device="cpu", max_new_tokens=8, batch_size=8, seed=0)

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from toolgym.bench.bfcl import bfcl_unavailable
 from toolgym.cli import app
 from toolgym.io import write_environments
-from toolgym.rollout import ErrorRates
-from toolgym.rollout.fake_server import ServerThread, create_app
+from toolgym.models import ErrorRates
+from toolgym.models.fake_server import ServerThread, create_app
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from toolgym.cli import app
 from toolgym.io import write_environments
-from toolgym.rollout.fake_server import ServerThread, create_app
+from toolgym.models.fake_server import ServerThread, create_app
 
 runner = CliRunner()
 

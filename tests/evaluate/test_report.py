@@ -5,7 +5,8 @@ import pytest
 
 from toolgym.evaluate import compare_rows, evaluate, load_report, plot_comparison
 from toolgym.evaluate._report import bootstrap
-from toolgym.rollout import ErrorRates, RolloutConfig, ScriptedPolicy, rollout
+from toolgym.models import ErrorRates, ScriptedPolicy
+from toolgym.rollout import RolloutConfig, rollout
 from toolgym.schema import Trajectory, TrajectoryMetrics
 
 

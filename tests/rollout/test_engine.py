@@ -9,7 +9,8 @@ import textwrap
 import time
 
 from toolgym.io import read_manifest, write_environments
-from toolgym.rollout import ErrorRates, RolloutConfig, ScriptedPolicy, finished_pairs, rollout
+from toolgym.models import ErrorRates, ScriptedPolicy
+from toolgym.rollout import RolloutConfig, finished_pairs, rollout
 
 
 def test_rerun_skips_finished_pairs(pool, samples, tmp_path):
@@ -35,7 +36,8 @@ def test_scripted_errors_are_reproducible(pool, samples, tmp_path):
 SCRIPT = textwrap.dedent("""
     import sys
     from toolgym.io import read_environments
-    from toolgym.rollout import RolloutConfig, ScriptedPolicy, rollout
+    from toolgym.models import ScriptedPolicy
+    from toolgym.rollout import RolloutConfig, rollout
     envs = list(read_environments(sys.argv[1]))
     rollout(envs, ScriptedPolicy(delay_s=0.05), sys.argv[2], config=RolloutConfig(samples=6, concurrency=4))
 """)

@@ -119,7 +119,7 @@ def test_async_step(pool, samples):
 
 def test_check_env_over_built_environments(pool, tmp_path):
     """The contract test: every environment the procedural builder writes passes check_env."""
-    from toolgym.build import BuildConfig, build
+    from toolgym.builder import BuildConfig, build
     from toolgym.io import read_environments
 
     out = tmp_path / "built.jsonl"

@@ -5,7 +5,8 @@ pytest.importorskip("trl")
 from tiny_models import save_tiny_model
 
 from toolgym.io import read_trajectories
-from toolgym.rollout import ErrorRates, RolloutConfig, ScriptedPolicy, rollout
+from toolgym.models import ErrorRates, ScriptedPolicy
+from toolgym.rollout import RolloutConfig, rollout
 from toolgym.train.data import preference_pairs, prefixes
 from toolgym.train.layouts import write_data
 

@@ -8,7 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from toolgym.io import write_environments
-from toolgym.rollout import RolloutConfig, make_backend, rollout
+from toolgym.models import make_backend
+from toolgym.rollout import RolloutConfig, rollout
 from toolgym.train.trl_run import TrlRunConfig, last_checkpoint, run_trl
 
 

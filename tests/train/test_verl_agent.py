@@ -26,7 +26,8 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopWorker, _agent_loop
 from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn, get_dataset_class
 from verl.workers.rollout.replica import TokenOutput
 
-from toolgym.rollout import ErrorRates, RolloutConfig, ScriptedPolicy, rollout
+from toolgym.models import ErrorRates, ScriptedPolicy
+from toolgym.rollout import RolloutConfig, rollout
 from toolgym.sandbox import ExecRequest
 from toolgym.train import verl_agent
 from toolgym.train.data import initial_prompt, prefixes
@@ -229,9 +230,6 @@ def test_single_turn_prompts_after_tool_turns(model_dir, data_dir, tok, tmp_path
 
 
 def test_single_turn_refuses_a_tokenizer_that_hides_tool_tags(tok):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests" / "rollout"))
     from chat_fixtures import make_tokenizer
 
     check_reward_decoding(tok)  # Qwen-like: the tags survive skip_special_tokens=True

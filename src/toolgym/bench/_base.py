@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
     from ._report import BenchReport
 
 

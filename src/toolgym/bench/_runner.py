@@ -20,7 +20,7 @@ from ..io import JsonlWriter, atomic_write_text, iter_jsonl
 from ._base import BackendFailed, BenchDataError, Benchmark, ItemResult
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
     from ._report import BenchReport
 
 

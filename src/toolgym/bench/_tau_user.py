@@ -18,7 +18,7 @@ from ._base import BenchDataError
 from ._turns import ask, forget, read_reply
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
 
 STOP = "###STOP###"
 GREETING = "Hi! How can I help you today?"

@@ -10,7 +10,7 @@ from ..parse import ParsedResponse, parse, parse_openai_message, strip_think
 from ._base import BackendFailed
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend, Generation
+    from ..models import Backend, Generation
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class Reply:
 async def ask(backend: Backend, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, *,
               episode: str, turn: int) -> Generation:
     """One generation; a request that failed for good raises :class:`BackendFailed`."""
-    from ..rollout.backends import GenerationRequest
+    from ..models import GenerationRequest
 
     [gen] = await backend.generate([GenerationRequest(messages=[dict(m) for m in messages], tools=list(tools or []),
                                                       episode=episode, turn=turn)])

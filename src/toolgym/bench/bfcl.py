@@ -32,7 +32,7 @@ from ._report import BenchReport, combine_means, summarize
 from ._turns import ask, forget, read_reply
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
 
 NON_LIVE = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
             "irrelevance")

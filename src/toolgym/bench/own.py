@@ -15,7 +15,7 @@ from ..rollout import RolloutConfig, run_rollouts
 from ._report import BenchReport
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
     from ..sandbox import Executor
     from ..schema import Environment, Trajectory
 

@@ -30,7 +30,7 @@ from ._report import BenchReport, summarize
 from ._turns import ask, forget, read_reply
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
 
 ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant",
          "function": "user", "observation": "user", "tool": "user"}

@@ -35,7 +35,7 @@ from ._tau_user import STOP, UserSimulator
 from ._turns import ask, assistant_message, forget, read_reply
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
 
 TERMINATE = ("transfer_to_human_agents",)
 

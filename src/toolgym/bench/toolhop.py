@@ -29,7 +29,7 @@ from ._report import BenchReport, summarize
 from ._turns import ask, assistant_message, forget, read_reply
 
 if TYPE_CHECKING:
-    from ..rollout.backends import Backend
+    from ..models import Backend
     from ..sandbox import Executor
 
 _FORMAT = ("If the final answer is a date, format is as follows: YYYY-MM-DD (ISO standard)\n"

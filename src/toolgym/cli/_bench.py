@@ -142,7 +142,7 @@ def _general(o: RunOptions, tasks: str | None, include: Path | None, limit: floa
 
 def _tau_user(backend: str | None, model: str | None, base_url: str | None, log: Path | None):
     from ..bench._tau_user import BackendUser, RecordedUser
-    from ..rollout import make_backend
+    from ..models import make_backend
 
     if log is not None:
         return RecordedUser(log)

@@ -38,7 +38,7 @@ def show_stats(stats: dict) -> None:
 
 def show_usage(usage: dict) -> None:
     """Print the LLM requests and tokens per stage of a build, in the stages' order."""
-    from ..build.llm import STAGES
+    from ..builder.llm import STAGES
 
     order = [s.name for s in STAGES.values()]
     table = Table(title="LLM use per stage (this run)", show_edge=False)
@@ -53,7 +53,7 @@ def show_usage(usage: dict) -> None:
 def _llm_config(builder: str, base, endpoint: dict, *, seeds: Path | None, prompts: Path | None,
                 cache: Path | None, attempts: int, workers: int):
     """The LLM/hybrid build configuration from the command's options."""
-    from ..build.llm import LLMBuildConfig, LLMEndpoint, read_seeds
+    from ..builder.llm import LLMBuildConfig, LLMEndpoint, read_seeds
 
     return LLMBuildConfig(LLMEndpoint(**endpoint), mode=builder, base=base, seeds=read_seeds(seeds) if seeds else (),
                           prompts_dir=str(prompts) if prompts else None, cache_dir=str(cache) if cache else None,
@@ -112,7 +112,7 @@ def build_cmd(
     """Build verified environments: the paper's five stages over a seeded world (procedural), by an LLM (llm) or
     both (hybrid), each environment verified in the sandbox (gold solution, perturbed arguments, reward-hacking
     probes). Rerun the same command to resume."""
-    from ..build import BUILDERS, BuildConfig, build, parse_levels, parse_range, parse_weights
+    from ..builder import BUILDERS, BuildConfig, build, parse_levels, parse_range, parse_weights
 
     if export_prompts is not None:
         _export(export_prompts)
@@ -133,7 +133,7 @@ def build_cmd(
                              width=parse_range(width, "width"), levels=parse_levels(levels),
                              domains=tuple(d.strip() for d in domains.split(",")) if domains else None,
                              distractors=distractors, test_per_scenario=test_per_scenario)
-        from ..build.world import make_world
+        from ..builder.world import make_world
 
         known = make_world(world, seed).domains
         if builder != "llm" and config.domains and set(config.domains) - set(known):
@@ -165,7 +165,7 @@ def _resolve(target: str):
 
 
 def _export(folder: Path) -> None:
-    from ..build.llm import export_prompts
+    from ..builder.llm import export_prompts
 
     try:
         written = export_prompts(folder)

@@ -117,7 +117,7 @@ def _build_step(out: Path, seed: int, workers: int | None, n: int = 300) -> None
     (probes included) and print the build statistics."""
     import os
 
-    from ..build import BuildConfig, build
+    from ..builder import BuildConfig, build
     from ._build import show_stats
 
     path = out / "built.jsonl"

@@ -14,16 +14,8 @@ from rich.table import Table
 from ..evaluate import METRICS, EvalReport, compare_rows, evaluate, load_report, plot_comparison
 from ..evaluate._report import LABELS
 from ..io import Rejects, read_trajectories
-from ..rollout import (
-    BACKENDS,
-    EpisodeConfig,
-    ErrorRates,
-    RolloutConfig,
-    finished_pairs,
-    make_backend,
-    rollout,
-)
-from ..rollout.backends import Backend
+from ..models import BACKENDS, Backend, ErrorRates, make_backend
+from ..rollout import EpisodeConfig, RolloutConfig, finished_pairs, rollout
 from ..schema import Trajectory
 from ._common import console, fail, load_envs, progress
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor

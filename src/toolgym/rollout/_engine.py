@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io import JsonlWriter, iter_jsonl, write_manifest
+from ..models import Backend, GenerationRequest, MicroBatcher
 from ..sandbox import ExecRequest, ExecResult, Executor, default_pool
 from ..schema import Environment, Trajectory
-from ._batch import MicroBatcher
 from ._env import EpisodeConfig, ToolEnv
-from .backends import Backend, GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)

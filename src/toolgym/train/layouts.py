@@ -23,7 +23,7 @@ from typing import Any
 
 from ..formats import verl_row
 from ..io import JsonlWriter, atomic_write_text, iter_jsonl, save_hf, write_parquet
-from ..rollout import template_messages
+from ..models import template_messages
 from .data import PreferencePair, TurnPrompt
 
 REWARD_COLUMNS = ("codes", "unsolved_set", "solve_rate", "answer")

@@ -19,7 +19,8 @@ from typing import Any
 from ..errors import ConfigError
 from ..evaluate import evaluate, save_figure
 from ..io import atomic_write_text, read_environments, read_trajectories
-from ..rollout import EpisodeConfig, RolloutConfig, make_backend, rollout
+from ..models import make_backend
+from ..rollout import EpisodeConfig, RolloutConfig, rollout
 from ..sandbox import Executor, default_pool
 from ..schema import Environment
 from .data import prefixes

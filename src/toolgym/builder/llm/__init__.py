@@ -1,0 +1,37 @@
+"""The LLM-driven and hybrid builders: the paper's five stages over any OpenAI-compatible endpoint.
+
+``llm``: each stage is one prompt (``toolgym/builder/prompts/``, overridable with ``--prompts DIR``) whose
+reply is JSON checked against a schema and the stage's own rules, retried with the error fed back;
+the model writes the tools' code and the sandbox verification of the procedural builder decides.
+``hybrid``: the procedural skeleton keeps the ground truth and the model rewrites only the surface
+(question, tool names and descriptions, error messages), applied mechanically and verified again.
+:mod:`.runner` builds concurrently, caches every reply on disk, counts tokens per stage, resumes.
+See ``docs/builder.md``, section "The LLM and hybrid builders".
+"""
+
+from .cache import ResponseCache
+from .client import LLMClient, RequestFailed, StageUsage
+from .config import DEFAULT_DOMAINS, MODES, LLMBuildConfig, LLMEndpoint, read_seeds
+from .prompts import STAGES, Prompts, export_prompts, load_prompts
+from .runner import build_llm
+from .structured import Invalid, StageRejected, extract_json
+
+__all__ = [
+    "DEFAULT_DOMAINS",
+    "MODES",
+    "STAGES",
+    "Invalid",
+    "LLMBuildConfig",
+    "LLMClient",
+    "LLMEndpoint",
+    "Prompts",
+    "RequestFailed",
+    "ResponseCache",
+    "StageRejected",
+    "StageUsage",
+    "build_llm",
+    "export_prompts",
+    "extract_json",
+    "load_prompts",
+    "read_seeds",
+]

@@ -1,0 +1,42 @@
+"""The backend protocol: ``generate(requests) -> generations``, one small seam for every model source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..schema import Environment
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """One conversation to continue. ``episode`` identifies the episode across turns (stateful
+    backends use it to extend their prompt instead of re-rendering it); ``env`` is only read by
+    scripted baselines."""
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    episode: str = ""
+    turn: int = 0
+    env: Environment | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A model's reply: raw ``text`` (Hermes/Llama formats) and/or a native OpenAI ``message``.
+    ``error`` set means the request failed for good (after retries): the episode is recorded as failed."""
+
+    text: str | None = None
+    message: dict[str, Any] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+    model: str
+
+    async def generate(self, requests: list[GenerationRequest]) -> list[Generation]: ...
+
+    async def aclose(self) -> None: ...

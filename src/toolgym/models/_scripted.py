@@ -1,0 +1,77 @@
+"""A scripted baseline policy that follows each environment's gold solution, with configurable error
+rates. It is a baseline for tests and comparisons, never a model: its trajectories say ``scripted``.
+
+Errors, each drawn per call (or per turn for ``early_answer``) from a generator seeded by the episode
+and turn, so results do not depend on scheduling: ``wrong_tool`` (another tool's name),
+``wrong_argument`` (the arguments replaced by wrong values of the same type), ``missing_call``
+(the call is left out), ``malformed_call`` (the call's JSON is broken), ``early_answer`` (answer now,
+without the remaining calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+
+from ..schema import ToolCall, tool_name
+from ..verify import perturb
+from ._base import Generation, GenerationRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRates:
+    wrong_tool: float = 0.0
+    wrong_argument: float = 0.0
+    missing_call: float = 0.0
+    malformed_call: float = 0.0
+    early_answer: float = 0.0
+
+
+class ScriptedPolicy:
+    name = "scripted"
+
+    def __init__(self, errors: ErrorRates | None = None, *, seed: int = 0, delay_s: float = 0.0):
+        self.errors = errors or ErrorRates()
+        self.seed = seed
+        self.delay_s = delay_s
+        self.model = "scripted-baseline"
+
+    def _rng(self, req: GenerationRequest) -> random.Random:
+        digest = hashlib.sha256(f"{self.seed}|{req.episode}|{req.turn}".encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def reply(self, req: GenerationRequest) -> str:
+        env = req.env
+        if env is None:
+            raise ValueError("the scripted policy needs the environment in each request")
+        rng = self._rng(req)
+        turn = sum(1 for m in req.messages if m.get("role") == "assistant")
+        if turn >= len(env.solution) or rng.random() < self.errors.early_answer:
+            return f"The answer is {env.answer}."
+        parts = []
+        names = [n for n in (tool_name(t) for t in env.tools) if n]
+        for call in env.solution[turn]:
+            if rng.random() < self.errors.missing_call:
+                continue
+            if rng.random() < self.errors.wrong_tool:
+                others = [n for n in names if n != call.name]
+                call = ToolCall(name=rng.choice(others) if others else call.name + "_v2", arguments=call.arguments)
+            if rng.random() < self.errors.wrong_argument:
+                call = ToolCall(name=call.name, arguments=perturb(call.arguments))
+            if rng.random() < self.errors.malformed_call:
+                body = json.dumps({"name": call.name, "arguments": call.arguments})
+                parts.append("<tool_call>\n" + body[:-2] + "\n</tool_call>")  # cut JSON
+                continue
+            parts.append(call.to_hermes())
+        return "\n".join(parts) if parts else f"The answer is {env.answer}."
+
+    async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return [Generation(text=self.reply(r)) for r in requests]
+
+    async def aclose(self) -> None:
+        return None
