@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from . import _analysis, _bench, _build, _data, _demo, _rollout, _train, _train_verl, _verify
+from . import _analysis, _bench, _build, _data, _demo, _rollout, _serve, _train, _train_verl, _verify
 
 app = typer.Typer(
     name="toolgym",
@@ -36,6 +36,7 @@ app.command("build")(_build.build_cmd)
 app.command("bench")(_bench.bench_cmd)
 app.command("bench-compare")(_bench.bench_compare_cmd)
 app.command("contamination")(_bench.contamination_cmd)
+app.command("serve-fake")(_serve.serve_fake_cmd)
 
 
 def main() -> None:

@@ -14,8 +14,11 @@ import asyncio
 import hashlib
 import json
 import random
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
+from ..errors import ConfigError
 from ..schema import ToolCall, tool_name
 from ..verify import perturb
 from ._base import Generation, GenerationRequest
@@ -29,6 +32,23 @@ class ErrorRates:
     malformed_call: float = 0.0
     early_answer: float = 0.0
 
+    @classmethod
+    def parse(cls, pairs: Iterable[str]) -> ErrorRates:
+        """From ``NAME=RATE`` strings (the ``--error-rate`` option)."""
+        names = [f.name for f in fields(cls)]
+        values: dict[str, float] = {}
+        for pair in pairs:
+            name, _, rate = pair.partition("=")
+            if name not in names:
+                raise ConfigError(f"unknown error kind {name!r} in --error-rate; use {', '.join(names)}")
+            try:
+                values[name] = float(rate)
+            except ValueError:
+                raise ConfigError(f"--error-rate {pair!r}: the rate must be a number") from None
+            if not 0.0 <= values[name] <= 1.0:
+                raise ConfigError(f"--error-rate {pair!r}: the rate must be between 0 and 1")
+        return cls(**values)
+
 
 class ScriptedPolicy:
     name = "scripted"
@@ -38,6 +58,11 @@ class ScriptedPolicy:
         self.seed = seed
         self.delay_s = delay_s
         self.model = "scripted-baseline"
+
+    def request_identity(self, req: GenerationRequest) -> dict[str, Any]:
+        """Everything that decides the reply to ``req`` (the key of a reply cache)."""
+        return {"backend": self.name, "errors": asdict(self.errors), "seed": self.seed, "episode": req.episode,
+                "turn": req.turn, "env": req.env.id if req.env is not None else None, "messages": req.messages}
 
     def _rng(self, req: GenerationRequest) -> random.Random:
         digest = hashlib.sha256(f"{self.seed}|{req.episode}|{req.turn}".encode()).digest()

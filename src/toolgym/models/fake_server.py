@@ -1,8 +1,13 @@
-"""A fake OpenAI-compatible chat server, for tests and benchmarks (FastAPI; started on loopback).
+"""A fake OpenAI-compatible chat server that plays the scripted baseline: try rollout, eval, bench or the
+loop's plumbing without a GPU, and test and measure them over real HTTP (FastAPI + uvicorn; the
+``serve`` extra). From the command line: ``toolgym serve-fake --envs FILE --port 8000`` (or ``python -m
+toolgym serve-fake ...``).
 
-It plays the scripted baseline over real HTTP: it finds the environment by the question in the first
-user message, replies with the next turn of the gold solution (with the configured error rates), and
-returns tool calls natively (like ``vllm serve --tool-call-parser hermes``) or written in the text.
+It finds the environment by the question in the first user message, replies with the next turn of the
+gold solution (with the configured error rates), and returns tool calls natively (like ``vllm serve
+--tool-call-parser hermes``) or written in the text; a question it does not know gets "I do not know.".
+Like a real server it lists its model at ``GET /v1/models``, answers a request for another model with
+HTTP 404 when a model name is set, and one without the right key with HTTP 401 when a key is set.
 Faults can be injected: transient HTTP 500 or 429 errors (about one request in k fails, chosen by the
 request's content, and the same request succeeds when retried -- so results do not depend on how
 concurrent requests interleave), native calls with broken JSON arguments, and questions that always
@@ -18,11 +23,17 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
 from ..parse import parse_hermes
 from ..schema import Environment
-from . import ErrorRates, GenerationRequest, ScriptedPolicy
+from ._base import GenerationRequest
+from ._scripted import ErrorRates, ScriptedPolicy
+
+#: The name ``/v1/models`` lists when the server accepts any model name.
+FAKE_MODEL = "scripted-baseline"
 
 
 @dataclass
@@ -33,8 +44,20 @@ class Faults:
     always_fail: set[str] = field(default_factory=set)  # questions that always get HTTP 500
 
 
+def _need_server_packages() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise ConfigError("the fake server needs fastapi and uvicorn: pip install 'toolgym[serve]'") from None
+
+
 def create_app(envs: list[Environment], *, latency_s: float = 0.0, errors: ErrorRates | None = None,
-               native: bool = True, faults: Faults | None = None, seed: int = 0):
+               native: bool = True, faults: Faults | None = None, seed: int = 0, model: str | None = None,
+               api_key: str | None = None):
+    """The server as an ASGI app. ``model``: the only model name it serves (``None``: any name);
+    ``api_key``: the key every request must carry (``None``: none)."""
+    _need_server_packages()
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
@@ -53,9 +76,28 @@ def create_app(envs: list[Environment], *, latency_s: float = 0.0, errors: Error
         failed_once.add((kind, digest))
         return True
 
+    def error(status: int, message: str, kind: str) -> JSONResponse:
+        return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+
+    def refused(request: Request) -> JSONResponse | None:
+        if api_key is not None and request.headers.get("authorization") != f"Bearer {api_key}":
+            return error(401, "invalid API key", "authentication_error")
+        return None
+
+    @app.get("/v1/models")
+    async def models(request: Request):
+        if (no := refused(request)) is not None:
+            return no
+        return {"object": "list", "data": [{"id": model or FAKE_MODEL, "object": "model", "created": 0,
+                                            "owned_by": "toolgym"}]}
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
+        if (no := refused(request)) is not None:
+            return no
         body = await request.json()
+        if model is not None and body.get("model") != model:
+            return error(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
         n = next(counter)
         app.state.requests = n
         if latency_s:
@@ -104,26 +146,29 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """Run an ASGI app with uvicorn on 127.0.0.1 in a background thread: ``with ServerThread(app) as url:``."""
+    """Run an ASGI app with uvicorn in a background thread: ``with ServerThread(app) as url:``."""
 
-    def __init__(self, app, port: int | None = None):
+    def __init__(self, app, port: int | None = None, host: str = "127.0.0.1"):
+        _need_server_packages()
         import uvicorn
 
+        self.host = host
         self.port = port or free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="error",
                                                     access_log=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self.host}:{self.port}/v1"
 
     def __enter__(self) -> str:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the fake server did not start")
+                raise ConfigError(f"the fake server could not start on {self.host}:{self.port} (is the port in use? "
+                                  "give another --port)")
             time.sleep(0.02)
         return self.url
 
@@ -132,23 +177,17 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
-def main() -> None:
-    """``python -m toolgym.models.fake_server --envs FILE --port 8000 --latency 0.05``"""
-    import argparse
+def serve(envs: list[Environment], *, host: str = "127.0.0.1", port: int = 8000, model: str | None = None,
+          api_key: str | None = None, announce: Callable[[str], None] = print, **app_options) -> None:
+    """Serve ``envs`` until interrupted (Ctrl+C); ``announce`` gets one line with the URL once the server
+    is accepting requests, so a script can wait for it."""
+    server = ServerThread(create_app(envs, model=model, api_key=api_key, **app_options), port=port, host=host)
+    with server as url:
+        announce(f"fake OpenAI-compatible server at {url} (model {model or 'any name'}, {len(envs)} environments"
+                 f"{', API key required' if api_key else ''}); Ctrl+C stops it")
+        try:
+            while server.thread.is_alive():
+                server.thread.join(timeout=0.5)
+        except KeyboardInterrupt:
+            pass
 
-    import uvicorn
-
-    from ..io import read_environments
-
-    ap = argparse.ArgumentParser(description="A fake OpenAI-compatible server playing the scripted baseline.")
-    ap.add_argument("--envs", required=True)
-    ap.add_argument("--port", type=int, default=8000)
-    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    ap.add_argument("--text-tools", action="store_true", help="write tool calls in the text, not natively")
-    args = ap.parse_args()
-    app = create_app(list(read_environments(args.envs)), latency_s=args.latency, native=not args.text_tools)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
-
-
-if __name__ == "__main__":
-    main()
