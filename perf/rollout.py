@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from toolgym.io import write_environments
-from toolgym.models import make_backend
+from toolgym.models import BackendConfig, Endpoint, make_backend
 from toolgym.models.fake_server import free_port
 from toolgym.rollout import RolloutConfig, rollout
 from toolgym.samples import sample_environments
@@ -33,7 +33,7 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url.replace("/v1", "/docs"), timeout=1)
+            urllib.request.urlopen(url + "/models", timeout=1)
             return
         except OSError:
             time.sleep(0.1)
@@ -61,14 +61,15 @@ def run_once(base, samples: int, turns: float, latency: float, args) -> None:
         envs_path = Path(tmp) / "envs.jsonl"
         write_environments(envs_path, base)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "toolgym.models.fake_server", "--envs", str(envs_path),
+        server = subprocess.Popen([sys.executable, "-m", "toolgym", "serve-fake", "--envs", str(envs_path),
                                    "--port", str(port), "--latency", str(latency)])
         try:
             url = f"http://127.0.0.1:{port}/v1"
             wait_for(url)
             done: list[float] = []
             with SandboxPool(workers=args.workers) as pool:
-                backend = make_backend("openai", model="fake", base_urls=url, concurrency=args.concurrency)
+                backend = make_backend(BackendConfig("openai", Endpoint(model="fake", base_urls=url,
+                                                                        concurrency=args.concurrency)))
                 t0 = time.perf_counter()
                 summary = rollout(base, backend, Path(tmp) / "t.jsonl",
                                   config=RolloutConfig(samples=samples, concurrency=args.concurrency), executor=pool,

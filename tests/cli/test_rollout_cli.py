@@ -66,3 +66,15 @@ def test_clear_errors(tmp_path, envs):
     assert r.exit_code == 2
     r = invoke("rollout", "--envs", envs, "--backend", "scripted", "--split", "train", "--out", tmp_path / "x")
     assert r.exit_code == 2 and "split" in r.output
+
+
+def test_a_refused_key_is_one_clear_error_not_failed_trajectories(tmp_path, envs, samples, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = tmp_path / "t.jsonl"
+    with ServerThread(create_app(samples, api_key="sesame")) as url:
+        r = runner.invoke(app, ["rollout", "--envs", str(envs), "--base-url", url, "--model", "fake", "--out",
+                                str(out), "--workers", "1", "--samples", "3"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "HTTP 401" in text and "OPENAI_API_KEY" in text and "--base-url" in text
+    assert "Traceback" not in r.output
+    assert not out.exists() or out.read_text() == ""

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from toolgym.models import GenerationRequest, make_backend
+from toolgym.errors import ConfigError
+from toolgym.models import BackendConfig, Endpoint, GenerationRequest, make_backend
 from toolgym.models._local import TransformersBackend, stop_token_ids
 from toolgym.rollout import RolloutConfig, rollout
 
@@ -47,8 +48,15 @@ def test_rollout_end_to_end_scores_garbage(backend, pool, samples, tmp_path):
 
 
 def test_make_backend_needs_a_known_name():
-    with pytest.raises(ValueError, match="openai, transformers, vllm, scripted"):
-        make_backend("llamacpp")
+    with pytest.raises(ConfigError, match="--backend with one of openai, transformers, vllm, scripted"):
+        make_backend(BackendConfig("llamacpp"))
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line_naming_the_flag(tmp_path):
+    pytest.importorskip("transformers")
+    with pytest.raises(ConfigError, match="cannot load the model .*give --model a local model folder") as err:
+        make_backend(BackendConfig("transformers", Endpoint(model=str(tmp_path / "no-such-model"))))
+    assert "\n" not in str(err.value)
 
 
 def test_vllm_backend_explains_how_to_install_it():
@@ -56,9 +64,7 @@ def test_vllm_backend_explains_how_to_install_it():
     try:
         import vllm  # noqa: F401
     except ImportError:
-        from toolgym.errors import ConfigError
-
         with pytest.raises(ConfigError, match="vllm"):
-            make_backend("vllm", model="x")
+            make_backend(BackendConfig("vllm", Endpoint(model="x")))
     else:  # pragma: no cover - GPU machines
         pytest.skip("vLLM is installed here; the backend is exercised on GPU machines")

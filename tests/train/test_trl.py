@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from toolgym.io import write_environments
-from toolgym.models import make_backend
+from toolgym.models import BackendConfig, Endpoint, Sampling, make_backend
 from toolgym.rollout import RolloutConfig, rollout
 from toolgym.train.trl_run import TrlRunConfig, last_checkpoint, run_trl
 
@@ -44,7 +44,8 @@ def test_grpo_trains_checkpoints_resumes_and_the_result_rolls_out(tiny_model_dir
     again = run_trl(_config("grpo", tiny_model_dir, data_dir, out, max_steps=5))
     assert again.resumed_from.endswith("checkpoint-3") and again.steps == 5
     # the saved model loads by path and rolls out in the environments (garbage is scored, not crashed on)
-    backend = make_backend("transformers", model=str(again.final), max_new_tokens=8, temperature=1.0)
+    backend = make_backend(BackendConfig("transformers", Endpoint(model=str(again.final)),
+                                         Sampling(temperature=1.0, max_tokens=8)))
     summary = rollout(train_envs[:3], backend, tmp_path / "after.jsonl", config=RolloutConfig(samples=1),
                       executor=pool)
     assert summary.written == 3 and summary.failed == 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigError
 from ..io import JsonlWriter, atomic_write_text, iter_jsonl
 from ._base import BackendFailed, BenchDataError, Benchmark, ItemResult
 
@@ -62,6 +63,8 @@ async def _one(bench: Benchmark, item, backend: Backend) -> ItemResult:
         return await bench.run_item(item, backend)
     except BackendFailed as exc:
         error = f"backend failed: {exc}"
+    except ConfigError:
+        raise  # a broken setup stops the run instead of failing every item
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3).splitlines()[-3:]}"
     return ItemResult(item.id, item.category, {m: 0.0 for m in bench.metrics}, status="failed", error=error)

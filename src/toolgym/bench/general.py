@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..evaluate import MetricSummary
+from ..models import DEFAULT_BASE_URL
 from ._report import BenchReport
 
 PAPER_TASKS = ("mmlu", "bbh", "gsm8k", "minerva_math", "humaneval", "mbpp")
@@ -51,7 +52,7 @@ class LmEvalModel:
         if self.backend == "vllm":
             return "vllm", {"pretrained": self.model, **self.args}
         if self.backend == "openai":
-            base = (self.base_url or "http://localhost:8000/v1").rstrip("/")
+            base = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
             return "local-completions", {"model": self.model, "base_url": f"{base}/completions",
                                          "tokenizer_backend": "huggingface", "tokenizer": self.model, **self.args}
         raise GeneralSkipped(f"no lm-eval model type for backend {self.backend!r}; use transformers, vllm or openai")

@@ -26,6 +26,7 @@ from ..bench import (
     plot_rows,
 )
 from ..bench.contamination import overlap_to_dict
+from ..errors import ConfigError
 from ..io import atomic_write_text
 from ._common import console, fail, load_envs, progress
 from ._rollout import (
@@ -142,16 +143,15 @@ def _general(o: RunOptions, tasks: str | None, include: Path | None, limit: floa
 
 def _tau_user(backend: str | None, model: str | None, base_url: str | None, log: Path | None):
     from ..bench._tau_user import BackendUser, RecordedUser
-    from ..models import make_backend
+    from ..models import BackendConfig, Endpoint, Sampling, make_backend
 
     if log is not None:
         return RecordedUser(log)
     if model is None:
         return None
-    if (backend or "openai") == "openai":
-        return BackendUser(make_backend("openai", model=model, base_urls=[base_url or "http://localhost:8000/v1"],
-                                        temperature=0.0, max_tokens=512))
-    return BackendUser(make_backend(backend, model=model, max_new_tokens=512, temperature=0.0))
+    config = BackendConfig(backend or "openai", Endpoint(model=model, base_urls=(base_url,) if base_url else ()),
+                           Sampling(temperature=0.0, max_tokens=512))
+    return BackendUser(make_backend(config))
 
 
 def bench_cmd(
@@ -240,6 +240,8 @@ def _run_suite(o: RunOptions, d: DataOptions, names: list[str], result: Suite, o
 
     try:
         asyncio.run(main())
+    except ConfigError as exc:  # a broken setup: a refused API key, a model the server does not have
+        fail(str(exc))
     finally:
         if ex is not None:
             ex.close()

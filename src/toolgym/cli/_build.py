@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..builder.llm.config import BUILD_ENDPOINT, BUILD_SAMPLING
 from ..errors import ConfigError, SandboxUnavailable
+from ..models import DEFAULT_BASE_URL
 from ._common import console, counter_table, fail, progress
 
 
@@ -50,14 +52,17 @@ def show_usage(usage: dict) -> None:
     console.print(table)
 
 
-def _llm_config(builder: str, base, endpoint: dict, *, seeds: Path | None, prompts: Path | None,
-                cache: Path | None, attempts: int, workers: int):
+def _llm_config(builder: str, base, endpoint: dict, sampling: dict, *, json_mode: str, seeds: Path | None,
+                prompts: Path | None, cache: Path | None, attempts: int, workers: int):
     """The LLM/hybrid build configuration from the command's options."""
-    from ..builder.llm import LLMBuildConfig, LLMEndpoint, read_seeds
+    from dataclasses import replace
 
-    return LLMBuildConfig(LLMEndpoint(**endpoint), mode=builder, base=base, seeds=read_seeds(seeds) if seeds else (),
-                          prompts_dir=str(prompts) if prompts else None, cache_dir=str(cache) if cache else None,
-                          attempts=attempts, sandbox_workers=max(1, workers))
+    from ..builder.llm import LLMBuildConfig, read_seeds
+
+    return LLMBuildConfig(replace(BUILD_ENDPOINT, **endpoint), mode=builder, base=base,
+                          sampling=replace(BUILD_SAMPLING, **sampling), json_mode=json_mode,
+                          seeds=read_seeds(seeds) if seeds else (), prompts_dir=str(prompts) if prompts else None,
+                          cache_dir=str(cache) if cache else None, attempts=attempts, sandbox_workers=max(1, workers))
 
 
 def build_cmd(
@@ -85,19 +90,23 @@ def build_cmd(
     ray: Annotated[str | None, typer.Option("--ray", help="Fan out over a Ray cluster at ADDRESS ('local' starts "
                                                           "one here); needs the 'ray' extra.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Start again instead of resuming an existing output.")] = False,
-    llm_base_url: Annotated[str, typer.Option(help="llm/hybrid: the OpenAI-compatible server.")] =
-        "http://localhost:8000/v1",
+    llm_base_url: Annotated[list[str] | None, typer.Option(help="llm/hybrid: the OpenAI-compatible server (repeat "
+                                                               f"to share the load; default {DEFAULT_BASE_URL}).")]
+        = None,
     llm_model: Annotated[str | None, typer.Option(help="llm/hybrid: the model name the server serves.")] = None,
     llm_api_key_env: Annotated[str, typer.Option(help="llm/hybrid: environment variable holding the API key.")] =
-        "OPENAI_API_KEY",
-    llm_concurrency: Annotated[int, typer.Option(help="llm/hybrid: requests in flight.")] = 8,
-    llm_temperature: Annotated[float, typer.Option(help="llm/hybrid: sampling temperature.")] = 0.7,
-    llm_max_tokens: Annotated[int, typer.Option(help="llm/hybrid: most tokens per reply.")] = 4096,
+        BUILD_ENDPOINT.api_key_env,
+    llm_concurrency: Annotated[int, typer.Option(help="llm/hybrid: requests in flight.")] =
+        BUILD_ENDPOINT.concurrency,
+    llm_temperature: Annotated[float, typer.Option(help="llm/hybrid: sampling temperature.")] =
+        BUILD_SAMPLING.temperature,
+    llm_max_tokens: Annotated[int, typer.Option(help="llm/hybrid: most tokens per reply.")] =
+        BUILD_SAMPLING.max_tokens,
     llm_attempts: Annotated[int, typer.Option(help="llm/hybrid: replies per stage (the first and the retries "
                                                    "with the validation error fed back).")] = 3,
-    llm_timeout: Annotated[float, typer.Option(help="llm/hybrid: seconds per request.")] = 180.0,
+    llm_timeout: Annotated[float, typer.Option(help="llm/hybrid: seconds per request.")] = BUILD_ENDPOINT.timeout_s,
     llm_retries: Annotated[int, typer.Option(help="llm/hybrid: HTTP retries (429, 5xx, timeouts), with "
-                                                  "exponential backoff.")] = 5,
+                                                  "exponential backoff.")] = BUILD_ENDPOINT.max_retries,
     llm_json_mode: Annotated[str, typer.Option(help="llm/hybrid: 'object' sends response_format json_object "
                                                     "(vLLM, OpenAI); 'none' sends nothing.")] = "none",
     llm_cache: Annotated[Path | None, typer.Option(help="llm/hybrid: directory of cached replies (default "
@@ -125,9 +134,9 @@ def build_cmd(
         fail("--ray fans out the procedural builder; the llm and hybrid builders use --llm-concurrency")
     if builder == "procedural" and (seeds or prompts or llm_model):
         fail("--seeds, --prompts and --llm-* are options of --builder llm and --builder hybrid")
-    endpoint = {"base_url": llm_base_url, "model": llm_model or "", "api_key_env": llm_api_key_env,
-                "concurrency": llm_concurrency, "timeout_s": llm_timeout, "max_retries": llm_retries,
-                "temperature": llm_temperature, "max_tokens": llm_max_tokens, "json_mode": llm_json_mode}
+    endpoint = {"base_urls": tuple(llm_base_url or ()), "model": llm_model or "", "api_key_env": llm_api_key_env,
+                "concurrency": llm_concurrency, "timeout_s": llm_timeout, "max_retries": llm_retries}
+    sampling = {"temperature": llm_temperature, "max_tokens": llm_max_tokens}
     try:
         config = BuildConfig(seed=seed, world=world, scenarios=parse_weights(scenarios), hops=parse_range(hops, "hops"),
                              width=parse_range(width, "width"), levels=parse_levels(levels),
@@ -140,8 +149,8 @@ def build_cmd(
             raise ConfigError(f"--domains: unknown {sorted(set(config.domains) - set(known))}; the {world} world "
                               f"has {', '.join(known)}")
         llm_config = None if builder == "procedural" else _llm_config(
-            builder, config, endpoint, seeds=seeds, prompts=prompts, cache=llm_cache, attempts=llm_attempts,
-            workers=workers)
+            builder, config, endpoint, sampling, json_mode=llm_json_mode, seeds=seeds, prompts=prompts,
+            cache=llm_cache, attempts=llm_attempts, workers=workers)
         with progress() as bar:
             task = bar.add_task("building", total=n, status="")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -11,10 +10,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..errors import ConfigError
 from ..evaluate import METRICS, EvalReport, compare_rows, evaluate, load_report, plot_comparison
 from ..evaluate._report import LABELS
 from ..io import Rejects, read_trajectories
-from ..models import BACKENDS, Backend, ErrorRates, make_backend
+from ..models import (
+    BACKENDS,
+    DEFAULT_BASE_URL,
+    Backend,
+    BackendConfig,
+    Endpoint,
+    ErrorRates,
+    Sampling,
+    make_backend,
+)
 from ..rollout import EpisodeConfig, RolloutConfig, finished_pairs, rollout
 from ..schema import Trajectory
 from ._common import console, fail, load_envs, progress
@@ -23,7 +32,7 @@ from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
 # ---- options shared by rollout and eval ------------------------------------------------------------
 Envs = Annotated[Path, typer.Option("--envs", help="Environments (.jsonl, .parquet or HF folder).")]
 BackendOpt = Annotated[str, typer.Option("--backend", help=f"Model backend: {', '.join(BACKENDS)}.")]
-BaseUrl = Annotated[list[str] | None, typer.Option("--base-url", help="OpenAI-compatible server URL (repeat to share the load).")]
+BaseUrl = Annotated[list[str] | None, typer.Option("--base-url", help=f"OpenAI-compatible server URL (repeat to share the load; default {DEFAULT_BASE_URL}).")]
 Model = Annotated[str | None, typer.Option("--model", help="Model name (openai, vllm) or path/name (transformers).")]
 Samples = Annotated[int, typer.Option(help="Episodes per environment.")]
 Concurrency = Annotated[int, typer.Option(help="Episodes in flight at once.")]
@@ -64,34 +73,19 @@ class RunOptions:
     timeout: float
 
 
-def _error_rates(pairs: list[str] | None) -> ErrorRates:
-    values = {}
-    for pair in pairs or []:
-        name, _, rate = pair.partition("=")
-        if name not in ErrorRates.__dataclass_fields__:
-            fail(f"unknown error kind {name!r} in --error-rate; use {', '.join(ErrorRates.__dataclass_fields__)}")
-        try:
-            values[name] = float(rate)
-        except ValueError:
-            fail(f"--error-rate {pair!r}: the rate must be a number")
-    return ErrorRates(**values)
+def backend_config(o: RunOptions) -> BackendConfig:
+    """The backend the options ask for; every default not given on the command line is the library's."""
+    return BackendConfig(o.backend, Endpoint(model=o.model or "", base_urls=tuple(o.base_url or ()),
+                                             concurrency=o.concurrency),
+                         Sampling(temperature=o.temperature, max_tokens=o.max_tokens, thinking=o.thinking, seed=o.seed),
+                         errors=ErrorRates.parse(o.error_rate or []))
 
 
 def build_backend(o: RunOptions) -> Backend:
-    if o.backend == "scripted":
-        return make_backend("scripted", errors=_error_rates(o.error_rate), seed=o.seed)
-    if o.backend not in BACKENDS:
-        fail(f"unknown backend {o.backend!r}; use --backend with one of {', '.join(BACKENDS)}")
-    if not o.model:
-        fail(f"the {o.backend} backend needs --model")
-    if o.backend == "openai":
-        return make_backend("openai", model=o.model, base_urls=o.base_url or ["http://localhost:8000/v1"],
-                            api_key=os.environ.get("OPENAI_API_KEY"), concurrency=o.concurrency,
-                            temperature=o.temperature, max_tokens=o.max_tokens,
-                            extra_body={"chat_template_kwargs": {"enable_thinking": o.thinking}}
-                            if o.thinking is not None else None)
-    return make_backend(o.backend, model=o.model, max_new_tokens=o.max_tokens, temperature=o.temperature,
-                        enable_thinking=o.thinking, seed=o.seed)
+    try:
+        return make_backend(backend_config(o))
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def run(o: RunOptions, out: Path) -> None:
@@ -120,6 +114,8 @@ def run(o: RunOptions, out: Path) -> None:
             summary = rollout(envs, backend, out, config=config, executor=executor, on_trajectory=tick,
                               manifest={"envs": str(o.envs), "backend": o.backend, "model": backend.model,
                                         "temperature": o.temperature, "max_tokens": o.max_tokens, "seed": o.seed})
+    except ConfigError as exc:  # a broken setup found on the way (a refused key, a model the server lacks)
+        fail(str(exc))
     finally:
         executor.close()
     console.print(f"{summary.written} new trajectories ({summary.skipped} already done, {summary.failed} failed, "

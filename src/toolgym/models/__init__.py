@@ -1,47 +1,49 @@
-"""The model seam: backends behind one protocol, ``generate(requests) -> generations``, the chat-template
-renderer they share, and a fake OpenAI-compatible server for tests and benchmarks.
+"""The model seam: every model source behind one protocol, ``generate(requests) -> generations``, used by
+rollout, eval, the benchmarks (and their simulated user), the training loop and the LLM builder.
 
-Registry of ``module:attr`` strings (nothing is imported until a backend is made):
-``openai`` (any OpenAI-compatible server), ``transformers`` (a local Hugging Face model), ``vllm``
-(vLLM's offline engine), ``scripted`` (a baseline that follows the gold solution with set error rates).
+* :class:`BackendConfig` (with :class:`Endpoint` and :class:`Sampling`) says which model and how;
+  :func:`make_backend` makes the backend from it through the ``BACKENDS`` registry: ``openai`` (any
+  OpenAI-compatible server, through the one :class:`ChatClient`), ``transformers`` (a local Hugging Face
+  model), ``vllm`` (vLLM's offline engine), ``scripted`` (a baseline that follows the gold solution with
+  set error rates).
+* :class:`CachedBackend` puts a :class:`ReplyCache` on disk in front of a backend.
+* :class:`ChatRenderer` extends each episode's prompt with the model's own tokens (local backends).
+* :mod:`toolgym.models.fake_server` is an OpenAI-compatible server that plays the scripted baseline
+  (``toolgym serve-fake``), for trying the tools without a GPU, tests and speed measurements.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from ._base import Backend, Generation, GenerationRequest
 from ._batch import MicroBatcher
+from ._cache import CachedBackend, ReplyCache, request_key
+from ._client import ChatClient, ChatResult
+from ._config import DEFAULT_BASE_URL, BackendConfig, Endpoint, Sampling
+from ._openai import OpenAIBackend, api_messages
+from ._registry import BACKENDS, make_backend
 from ._render import ChatRenderer, template_messages
 from ._scripted import ErrorRates, ScriptedPolicy
 
-BACKENDS = {
-    "openai": "toolgym.models._openai:OpenAIBackend",
-    "transformers": "toolgym.models._local:TransformersBackend",
-    "vllm": "toolgym.models._local:VLLMBackend",
-    "scripted": "toolgym.models._scripted:ScriptedPolicy",
-}
-
-
-def make_backend(name: str, **kwargs: Any) -> Backend:
-    try:
-        target = BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}") from None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)(**kwargs)
-
-
 __all__ = [
     "BACKENDS",
+    "DEFAULT_BASE_URL",
     "Backend",
+    "BackendConfig",
+    "CachedBackend",
+    "ChatClient",
     "ChatRenderer",
+    "ChatResult",
+    "Endpoint",
     "ErrorRates",
     "Generation",
     "GenerationRequest",
     "MicroBatcher",
+    "OpenAIBackend",
+    "ReplyCache",
+    "Sampling",
     "ScriptedPolicy",
+    "api_messages",
     "make_backend",
+    "request_key",
     "template_messages",
 ]

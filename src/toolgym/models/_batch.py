@@ -1,6 +1,7 @@
 """Micro-batching for asyncio code: many coroutines submit a few items each; the batcher runs them in
 batches (one batch at a time), so a local model generates for many episodes at once and the sandbox
-gets many calls per round trip."""
+gets many calls per round trip. A batcher may serve one event loop after another (successive
+``asyncio.run`` calls): its event and runner task are made again in each new loop."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ class MicroBatcher(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future]] = []
         self._wake: asyncio.Event | None = None
         self._runner: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, items: list[T]) -> list[R]:
         if not items:
             return []
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop: what belonged to the last one is gone with it
+            self._pending, self._wake, self._runner, self._loop = [], None, None, loop
         futures = []
         for item in items:
             fut = loop.create_future()

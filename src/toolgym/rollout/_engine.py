@@ -4,7 +4,9 @@ Episodes run concurrently (asyncio; ``concurrency`` in flight), their tool calls
 shared batches, and each finished trajectory is appended to the output as one JSON line. A rerun with
 the same output skips the (environment, sample) pairs already there, so a run killed at any moment
 resumes without losing or duplicating a trajectory. A request that fails for good is recorded as a
-``failed`` trajectory with its reason, and the run goes on.
+``failed`` trajectory with its reason, and the run goes on; a broken setup (a
+:class:`~toolgym.errors.ConfigError` from the backend: a refused key, a model the server does not
+have) stops the run with that error, keeping every trajectory finished before it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..io import JsonlWriter, iter_jsonl, write_manifest
 from ..models import Backend, GenerationRequest, MicroBatcher
 from ..sandbox import ExecRequest, ExecResult, Executor, default_pool
@@ -93,6 +96,8 @@ async def run_rollouts(envs: Sequence[Environment], backend: Backend, out: str |
                     _, _, terminated, truncated, _ = await tenv.astep(gen, run_tools=tools.submit)
                     if terminated or truncated:
                         break
+            except ConfigError:
+                raise  # a broken setup (e.g. a refused API key) stops the run: no episode could succeed
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
             finally:
@@ -113,7 +118,13 @@ async def run_rollouts(envs: Sequence[Environment], backend: Backend, out: str |
                 if on_trajectory is not None:
                     on_trajectory(t)
 
-        await asyncio.gather(*(worker() for _ in range(max(1, min(config.concurrency, len(todo))))))
+        workers = [asyncio.ensure_future(worker()) for _ in range(max(1, min(config.concurrency, len(todo))))]
+        try:
+            await asyncio.gather(*workers)
+        finally:  # one worker stopped the run: the others end before the output is closed
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
     summary.seconds = time.perf_counter() - t0
     summary.usage = dict(getattr(backend, "usage", {}) or {})
     return summary

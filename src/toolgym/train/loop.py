@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..evaluate import evaluate, save_figure
 from ..io import atomic_write_text, read_environments, read_trajectories
-from ..models import make_backend
+from ..models import BackendConfig, Endpoint, Sampling, make_backend
 from ..rollout import EpisodeConfig, RolloutConfig, rollout
 from ..sandbox import Executor, default_pool
 from ..schema import Environment
@@ -72,7 +72,8 @@ class Loop:
                               f"(found {len(self.train_envs)} and {len(self.test_envs)})")
 
     def _backend(self, model: str, temperature: float):
-        return make_backend(self.c.backend, model=model, max_new_tokens=self.c.max_new_tokens, temperature=temperature)
+        return make_backend(BackendConfig(self.c.backend, Endpoint(model=model),
+                                          Sampling(temperature=temperature, max_tokens=self.c.max_new_tokens)))
 
     def _rollout(self, model: str, envs, out: Path, samples: int, temperature: float) -> None:
         config = RolloutConfig(samples=samples, concurrency=self.c.concurrency,

@@ -7,16 +7,19 @@ resumes, and the manifest counts rejections and tokens per stage.
 """
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from scripted_llm import LOOPS, RAISES, WRONG, create_llm_app, leaky, no_def
 
 from toolgym.builder import BuildConfig
-from toolgym.builder.llm import LLMBuildConfig, LLMEndpoint, build_llm
+from toolgym.builder.llm import BUILD_ENDPOINT, LLMBuildConfig, build_llm
 from toolgym.builder.llm.client import merge_usage
 from toolgym.builder.runner import rejects_path
 from toolgym.errors import ConfigError
 from toolgym.io import read_environments, read_manifest
+from toolgym.models import request_key
 from toolgym.models.fake_server import ServerThread
 from toolgym.verify import verify_environments
 
@@ -62,7 +65,7 @@ N = 5
 
 def config(url, **kw):
     base = BuildConfig(seed=11, hops=(2, 3), width=(2, 3), test_per_scenario=1)
-    endpoint = LLMEndpoint(base_url=url, model="scripted", backoff_s=0.01, concurrency=4)
+    endpoint = replace(BUILD_ENDPOINT, base_urls=url, model="scripted", backoff_s=0.01, concurrency=4)
     return LLMBuildConfig(endpoint, base=base, seeds=tuple(SEEDS), attempts=2, tool_timeout_s=1.0, **kw)
 
 
@@ -144,6 +147,12 @@ def test_requests_carry_a_seed_per_environment_stage_and_attempt(built):
     assert all(x["body"]["model"] == "scripted" and "response_format" not in x["body"] for x in app.state.log)
 
 
+def test_the_cache_key_is_the_request_as_sent(built):
+    out, _, app = built
+    stored = {p.stem for p in Path(str(out) + ".llm-cache").rglob("*.json")}
+    assert {request_key(x["body"]) for x in app.state.log} <= stored
+
+
 def test_a_rerun_is_served_from_the_cache(built, pool, tmp_path):
     out, _, app = built
     before = app.state.requests
@@ -198,7 +207,8 @@ def _refusing_app(status):
 @pytest.mark.parametrize("status,match", [(401, "--llm-model"), (503, "in a row")])
 def test_a_broken_setup_stops_the_build_with_the_fix(pool, tmp_path, status, match):
     with ServerThread(_refusing_app(status)) as url:
-        cfg = LLMBuildConfig(LLMEndpoint(base_url=url, model="m", max_retries=1, backoff_s=0.001, fail_limit=3),
+        cfg = LLMBuildConfig(replace(BUILD_ENDPOINT, base_urls=url, model="m", max_retries=1, backoff_s=0.001,
+                                     fail_limit=3),
                              seeds=("anything",))
         with pytest.raises(ConfigError, match=match):
             build_llm(cfg, tmp_path / "x.jsonl", 3, executor=pool)
@@ -210,7 +220,8 @@ def test_a_broken_setup_stops_the_build_with_the_fix(pool, tmp_path, status, mat
 
 def test_a_model_that_never_succeeds_stops_at_the_budget(pool, tmp_path):
     with ServerThread(create_llm_app(SCRIPT)) as url:
-        cfg = LLMBuildConfig(LLMEndpoint(base_url=url, model="m"), seeds=("bad-json",), attempts=2, budget=4)
+        cfg = LLMBuildConfig(replace(BUILD_ENDPOINT, base_urls=url, model="m"), seeds=("bad-json",), attempts=2,
+                             budget=4)
         report = build_llm(cfg, tmp_path / "x.jsonl", 2, executor=pool)
     assert report.written == 0 and len(_rejects(tmp_path / "x.jsonl")) == 4
     m = read_manifest(tmp_path / "x.jsonl")

@@ -14,10 +14,11 @@ import pytest
 from scripted_llm import create_llm_app, rewrite
 
 from toolgym.builder import BuildConfig, build_candidate, make_world
-from toolgym.builder.llm import Invalid, LLMBuildConfig, LLMEndpoint, build_llm
+from toolgym.builder.llm import Invalid, LLMBuildConfig, build_llm
 from toolgym.builder.llm.hybrid import Rewrite, apply_rewrite, check_rewrite, keep_list, rewrite_input
 from toolgym.builder.runner import rejects_path
 from toolgym.io import read_environments, read_manifest
+from toolgym.models import Endpoint
 from toolgym.models.fake_server import ServerThread
 from toolgym.schema import validate_environment
 from toolgym.verify import verify_environments
@@ -55,7 +56,7 @@ def built(pool, tmp_path_factory):
     out = tmp_path_factory.mktemp("hybrid") / "envs.jsonl"
     app = create_llm_app({"*": {"rewrite": scripted_rewrite}})
     with ServerThread(app) as url:
-        cfg = LLMBuildConfig(LLMEndpoint(base_url=url, model="scripted", concurrency=4), mode="hybrid", base=BASE,
+        cfg = LLMBuildConfig(Endpoint(model="scripted", base_urls=url, concurrency=4), mode="hybrid", base=BASE,
                              attempts=2)
         report = build_llm(cfg, out, N, executor=pool)
     return out, report, app

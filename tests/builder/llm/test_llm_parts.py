@@ -1,27 +1,27 @@
-"""The LLM builders' parts on their own: reading replies, the prompts, the cache, the stage checks,
-the mechanical rename, the configuration."""
+"""The LLM builders' parts on their own: reading replies, the prompts, the stage checks, the mechanical
+rename, the configuration (the reply cache is tested with the other model parts, in tests/models)."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from toolgym.builder.config import EnvSpec
 from toolgym.builder.llm import (
+    BUILD_ENDPOINT,
     Invalid,
     LLMBuildConfig,
-    LLMEndpoint,
-    ResponseCache,
     export_prompts,
     extract_json,
     load_prompts,
     read_seeds,
 )
-from toolgym.builder.llm.cache import CachedReply, request_key
 from toolgym.builder.llm.prompts import FILES, STAGES
 from toolgym.builder.llm.rename import RenameError, error_literals, name_problem, rewrite_source
 from toolgym.builder.llm.stages import Toolset, check_calls, check_integrated, check_plan, check_scaled
 from toolgym.builder.llm.structured import request_seed, schema_errors
 from toolgym.errors import ConfigError
+from toolgym.models import Endpoint
 from toolgym.sandbox import ExecRequest, UnsafeInProcessExecutor
 
 # ---- reading replies ---------------------------------------------------------------------------------------
@@ -101,21 +101,6 @@ def test_a_prompt_directory_overrides_files_and_is_checked(tmp_path):
     (tmp_path / "p" / "decompos.md").write_text("typo")
     with pytest.raises(ConfigError, match="decompos.md .* would be ignored"):
         load_prompts(tmp_path / "p")
-
-
-# ---- the cache ---------------------------------------------------------------------------------------------------
-
-def test_the_cache_is_content_addressed(tmp_path):
-    cache = ResponseCache(tmp_path)
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "seed": 1}
-    key = request_key(body)
-    assert key == request_key(json.loads(json.dumps(body))) != request_key({**body, "seed": 2})
-    assert cache.get(key) is None
-    cache.put(key, CachedReply("hello", "stop", {"prompt_tokens": 3, "completion_tokens": 1}))
-    assert ResponseCache(tmp_path).get(key) == CachedReply("hello", "stop", {"prompt_tokens": 3, "completion_tokens": 1})
-    (tmp_path / key[:2] / f"{key}.json").write_text("{not json")
-    assert ResponseCache(tmp_path).get(key) is None  # damaged: asked again
-    assert ResponseCache(None).get(key) is None
 
 
 # ---- stage checks ------------------------------------------------------------------------------------------------
@@ -251,19 +236,25 @@ def test_rewrite_source_refuses_what_it_cannot_do_safely():
 
 def test_configuration_errors_name_the_flag(tmp_path):
     with pytest.raises(ConfigError, match="--llm-model"):
-        LLMEndpoint()
+        LLMBuildConfig(BUILD_ENDPOINT)
     with pytest.raises(ConfigError, match="--llm-base-url"):
-        LLMEndpoint(model="m", base_url="localhost:8000")
+        replace(BUILD_ENDPOINT, model="m", base_urls="localhost:8000")
     with pytest.raises(ConfigError, match="--llm-json-mode"):
-        LLMEndpoint(model="m", json_mode="schema")
+        LLMBuildConfig(Endpoint(model="m"), json_mode="schema")
     with pytest.raises(ConfigError, match="--builder"):
-        LLMBuildConfig(LLMEndpoint(model="m"), mode="magic")
+        LLMBuildConfig(Endpoint(model="m"), mode="magic")
+    # an endpoint made without flags names the builder's in its errors
+    assert LLMBuildConfig(Endpoint(model="m")).endpoint.flag("model") == "--llm-model"
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("# topics\ntrain timetables\n\nrare minerals\n")
     assert read_seeds(seeds) == ("train timetables", "rare minerals")
-    cfg = LLMBuildConfig(LLMEndpoint(model="m"), seeds=read_seeds(seeds))
+    cfg = LLMBuildConfig(replace(BUILD_ENDPOINT, model="m"), seeds=read_seeds(seeds))
     assert [cfg.topic(i)[1] for i in range(3)] == ["train timetables", "rare minerals", "train timetables"]
     assert cfg.to_dict("p")["seeds"]["count"] == 2 and "concurrency" not in json.dumps(cfg.to_dict("p"))
+    # what decides the output: the same record as before the endpoint moved to toolgym.models, so a build
+    # made then still resumes
+    assert cfg.to_dict("p")["llm"] == {"model": "m", "temperature": 0.7, "max_tokens": 4096, "json_mode": "none",
+                                       "send_seed": True}
     seeds.write_text("# nothing\n")
     with pytest.raises(ConfigError, match="holds no seed"):
         read_seeds(seeds)

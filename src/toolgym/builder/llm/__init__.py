@@ -9,24 +9,23 @@ the model writes the tools' code and the sandbox verification of the procedural 
 See ``docs/builder.md``, section "The LLM and hybrid builders".
 """
 
-from .cache import ResponseCache
 from .client import LLMClient, RequestFailed, StageUsage
-from .config import DEFAULT_DOMAINS, MODES, LLMBuildConfig, LLMEndpoint, read_seeds
+from .config import BUILD_ENDPOINT, BUILD_SAMPLING, DEFAULT_DOMAINS, MODES, LLMBuildConfig, read_seeds
 from .prompts import STAGES, Prompts, export_prompts, load_prompts
 from .runner import build_llm
 from .structured import Invalid, StageRejected, extract_json
 
 __all__ = [
+    "BUILD_ENDPOINT",
+    "BUILD_SAMPLING",
     "DEFAULT_DOMAINS",
     "MODES",
     "STAGES",
     "Invalid",
     "LLMBuildConfig",
     "LLMClient",
-    "LLMEndpoint",
     "Prompts",
     "RequestFailed",
-    "ResponseCache",
     "StageRejected",
     "StageUsage",
     "build_llm",

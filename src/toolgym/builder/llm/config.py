@@ -1,9 +1,11 @@
-"""Configuration of the LLM-driven and hybrid builders: every knob in two frozen records.
+"""Configuration of the LLM-driven and hybrid builders: every knob in one frozen record.
 
-:class:`LLMEndpoint` says how to reach the model (any OpenAI-compatible server) and how to sample;
-:class:`LLMBuildConfig` says what to build: the mode (``llm`` or ``hybrid``), the procedural
-:class:`~toolgym.builder.BuildConfig` it draws scenarios, shapes and levels from (and, in hybrid mode, the
-world and skeletons), the seeds or domains, the prompts, and the retry and verification limits.
+:class:`LLMBuildConfig` says what to build: the model (a :class:`~toolgym.models.Endpoint`, the one
+endpoint record of every model user, and its :class:`~toolgym.models.Sampling`), the mode (``llm`` or
+``hybrid``), the procedural :class:`~toolgym.builder.BuildConfig` it draws scenarios, shapes and levels from
+(and, in hybrid mode, the world and skeletons), the seeds or domains, the prompts, and the retry and
+verification limits. :data:`BUILD_ENDPOINT` and :data:`BUILD_SAMPLING` are a build's defaults (fewer
+requests in flight and a longer timeout than a rollout's; the paper's sampling temperature of 0.7).
 
 ``to_dict`` holds only what decides the output (the model and its sampling, the prompts' digest, the
 seeds' digest, the limits), so a rerun with more concurrency or another server of the same model still
@@ -13,11 +15,12 @@ resumes the same build.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
+from ...models import BackendConfig, Endpoint, Sampling
 from ..config import BuildConfig
 
 MODES = ("llm", "hybrid")
@@ -25,43 +28,11 @@ JSON_MODES = ("none", "object")
 #: Domains the LLM builder cycles through when neither seeds nor domains are given.
 DEFAULT_DOMAINS = ("travel", "finance", "weather", "sports", "science", "health", "geography", "cooking",
                    "music", "films and books", "shopping", "transport", "education", "technology")
-
-
-@dataclass(frozen=True)
-class LLMEndpoint:
-    """The model: where it is served, how requests are sent and retried, how replies are sampled.
-
-    ``json_mode="object"`` sends ``response_format={"type": "json_object"}`` (vLLM, OpenAI); the default
-    sends nothing, so any server works, and the reply's JSON is found in its text."""
-
-    base_url: str = "http://localhost:8000/v1"
-    model: str = ""
-    api_key_env: str = "OPENAI_API_KEY"  # the environment variable the key is read from (none: "EMPTY")
-    concurrency: int = 8  # requests in flight
-    timeout_s: float = 180.0
-    max_retries: int = 5  # HTTP retries on 429, 5xx, timeouts, connection errors (exponential backoff)
-    backoff_s: float = 1.0
-    temperature: float = 0.7
-    max_tokens: int = 4096
-    json_mode: str = "none"
-    send_seed: bool = True  # a per-request seed (from the build seed, index, stage and attempt)
-    fail_limit: int = 20  # this many requests failing in a row means the server is gone: stop the build
-
-    def __post_init__(self) -> None:
-        if not self.model:
-            raise ConfigError("the LLM builder needs a model: give --llm-model NAME (as the server knows it)")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"--llm-base-url must be an http(s) URL such as http://localhost:8000/v1; "
-                              f"got {self.base_url!r}")
-        if self.json_mode not in JSON_MODES:
-            raise ConfigError(f"--llm-json-mode must be one of {', '.join(JSON_MODES)}; got {self.json_mode!r}")
-        if self.concurrency < 1 or self.max_retries < 0 or self.max_tokens < 1:
-            raise ConfigError("--llm-concurrency and --llm-max-tokens must be >= 1, --llm-retries >= 0")
-
-    def output_dict(self) -> dict[str, Any]:
-        """The part that changes what the model writes."""
-        return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
-                "json_mode": self.json_mode, "send_seed": self.send_seed}
+#: A build's endpoint defaults (``replace(BUILD_ENDPOINT, model=..., base_urls=...)``); its errors name the
+#: ``--llm-*`` flags of ``toolgym build``.
+BUILD_ENDPOINT = Endpoint(concurrency=8, timeout_s=180.0, backoff_s=1.0, flags="llm-")
+#: A build's sampling defaults.
+BUILD_SAMPLING = Sampling(temperature=0.7, max_tokens=4096)
 
 
 @dataclass(frozen=True)
@@ -74,7 +45,7 @@ class LLMBuildConfig:
     ``budget``: the most indices one run tries (default ``10 * n + 20``), so a model that never
     produces a valid environment cannot keep a build running for ever."""
 
-    endpoint: LLMEndpoint
+    endpoint: Endpoint
     mode: str = "llm"
     base: BuildConfig = field(default_factory=BuildConfig)
     seeds: tuple[str, ...] = ()
@@ -86,8 +57,17 @@ class LLMBuildConfig:
     min_answer_chars: int = 3  # answers are matched as substrings: shorter ones are too easy to hit
     max_subquestions: int = 8
     budget: int | None = None
+    sampling: Sampling = BUILD_SAMPLING
+    json_mode: str = "none"  # "object": send response_format={"type": "json_object"} (vLLM, OpenAI)
+    send_seed: bool = True  # a per-request seed (from the build seed, index, stage and attempt)
 
     def __post_init__(self) -> None:
+        if not self.endpoint.flags:  # the builder's endpoint is always set by the --llm-* flags
+            object.__setattr__(self, "endpoint", replace(self.endpoint, flags=BUILD_ENDPOINT.flags))
+        if not self.endpoint.model:
+            raise ConfigError("the LLM builder needs a model: give --llm-model NAME (as the server knows it)")
+        if self.json_mode not in JSON_MODES:
+            raise ConfigError(f"--llm-json-mode must be one of {', '.join(JSON_MODES)}; got {self.json_mode!r}")
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}; use --builder llm or --builder hybrid")
         if self.attempts < 1:
@@ -111,9 +91,22 @@ class LLMBuildConfig:
         return (domains[index % len(domains)] if domains else "any",
                 seeds[index % len(seeds)] if seeds else "none: choose a topic of the domain")
 
+    def model_identity(self) -> dict[str, Any]:
+        """The part of the model's settings that changes what it writes."""
+        return {"model": self.endpoint.model, "temperature": self.sampling.temperature,
+                "max_tokens": self.sampling.max_tokens, "json_mode": self.json_mode, "send_seed": self.send_seed}
+
+    def backend_config(self) -> BackendConfig:
+        """The backend that answers the stages' prompts."""
+        endpoint = self.endpoint
+        if self.json_mode == "object":
+            endpoint = replace(endpoint, extra_body={**(endpoint.extra_body or {}),
+                                                     "response_format": {"type": "json_object"}})
+        return BackendConfig("openai", endpoint, self.sampling)
+
     def to_dict(self, prompts_digest: str = "") -> dict[str, Any]:
         seeds = hashlib.sha256("\n".join(self.seeds).encode()).hexdigest()[:16] if self.seeds else None
-        return {"builder": self.mode, **self.base.to_dict(), "llm": self.endpoint.output_dict(),
+        return {"builder": self.mode, **self.base.to_dict(), "llm": self.model_identity(),
                 "seeds": {"count": len(self.seeds), "sha256": seeds}, "prompts": prompts_digest,
                 "attempts": self.attempts, "tool_timeout_s": self.tool_timeout_s,
                 "min_answer_chars": self.min_answer_chars, "max_subquestions": self.max_subquestions}

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ...io import JsonlWriter, read_manifest, write_manifest
+from ...models import ReplyCache
 from ...sandbox import Executor
 from ..pipeline import Rejection, ShardResult, stats_row
 from ..runner import BuildReport, Progress, _consume, _Lines, _resume, rejects_path
-from .cache import ResponseCache
 from .client import LLMClient, merge_usage
 from .config import LLMBuildConfig
 from .deploy import SandboxGate
@@ -172,10 +172,10 @@ def build_llm(config: LLMBuildConfig, out: str | Path, n: int, *, executor: Exec
     identity = _Identity(config.to_dict(prompts.digest))
     earlier = (read_manifest(out) or {}) if out.exists() and not overwrite else {}
     state = _resume(identity, out, overwrite)
-    cache = ResponseCache(config.cache_dir or out.with_name(out.name + ".llm-cache"))
+    cache = ReplyCache(config.cache_dir or out.with_name(out.name + ".llm-cache"))
     info = {"model": config.endpoint.model, "base_url": config.endpoint.base_url, "cache": str(cache.dir),
             "prompts": prompts.digest}
-    run = _Run(config, out, n, identity, state, LLMClient(config.endpoint, cache), info,
+    run = _Run(config, out, n, identity, state, LLMClient(config, cache), info,
                (earlier.get("llm") or {}).get("usage") or {})
     write_manifest(out, kind="build", config=identity.data, seed=config.seed, counts={"written": state.written},
                    extra={"status": "running", "wanted": n, "llm": info})
