@@ -95,9 +95,11 @@ class Sampling:
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
-            raise ConfigError(f"the sampling temperature must be >= 0 (--temperature); got {self.temperature}")
+            raise ConfigError(f"the sampling temperature must be >= 0 (--temperature; for toolgym build "
+                              f"--llm-temperature); got {self.temperature}")
         if self.max_tokens < 1:
-            raise ConfigError(f"the most new tokens per reply must be >= 1 (--max-tokens); got {self.max_tokens}")
+            raise ConfigError(f"the most new tokens per reply must be >= 1 (--max-tokens; for toolgym build "
+                              f"--llm-max-tokens); got {self.max_tokens}")
 
 
 @dataclass(frozen=True)
