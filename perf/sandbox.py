@@ -25,9 +25,10 @@ import threading
 import time
 
 from toolgym.parse import clean_response, parse_hermes
-from toolgym.reward import RewardInput, UnsolvedSet, score_batch, score_step
+from toolgym.reward import UnsolvedSet, score_batch, score_step
 from toolgym.samples import sample_environments
 from toolgym.sandbox import ExecRequest, SandboxPool, UnsafeInProcessExecutor
+from toolgym.schema import TurnState
 
 
 def make_envs(n: int):
@@ -83,7 +84,7 @@ def timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
-def make_responses(envs, n: int, rng: random.Random) -> list[RewardInput]:
+def make_responses(envs, n: int, rng: random.Random) -> list[TurnState]:
     """Responses like a policy's: 1-3 calls (some wrong), or a final answer, or junk."""
     items = []
     for i in range(n):
@@ -102,16 +103,16 @@ def make_responses(envs, n: int, rng: random.Random) -> list[RewardInput]:
             text = f"The answer is {env.answer}."
         else:
             text = "<tool_call>{broken"
-        items.append(RewardInput(text + "<|im_end|>", env.code, env.expected, 0.0, env.answer))
+        items.append(TurnState(response=text + "<|im_end|>", codes=env.code, unsolved=env.expected, answer=env.answer))
     return items
 
 
-def baseline_score(items: list[RewardInput]) -> list[float]:
+def baseline_score(items: list[TurnState]) -> list[float]:
     """The reference's compute_solve_f1 loop: parse, run each call with exec + thread timeout, score."""
     scores = []
     for item in items:
         parsed = parse_hermes(clean_response(item.response))
-        outputs = [baseline_call(c.name, c.arguments, item.code) for c in parsed.tool_calls]
+        outputs = [baseline_call(c.name, c.arguments, item.codes) for c in parsed.tool_calls]
         scores.append(score_step(parsed, outputs, UnsolvedSet(item.unsolved), item.solve_rate, item.answer).reward)
     return scores
 

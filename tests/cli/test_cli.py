@@ -117,6 +117,11 @@ def test_score_reference_style_trajectories(tmp_path, samples):
     assert stored.exit_code == 0 and "overall" in stored.output
     missing = invoke("score", traj, "--envs", tmp_path / "absent.jsonl")
     assert missing.exit_code == 2 and "absent.jsonl does not exist" in " ".join(missing.output.split())
+    # a toolgym-shaped line that does not validate is skipped and counted, not a crash
+    with traj.open("a") as f:
+        f.write(json.dumps({"env_id": "env_x", "steps": [], "messages": [], "metrics": {"solve_f1": "high"}}) + "\n")
+    skipped = invoke("score", traj)
+    assert skipped.exit_code == 0 and "1 trajectory line(s) skipped" in skipped.output
 
 
 def test_demo_runs_offline(tmp_path):

@@ -26,12 +26,13 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopWorker, _agent_loop
 from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn, get_dataset_class
 from verl.workers.rollout.replica import TokenOutput
 
+from toolgym.formats import verl_to_turn
 from toolgym.models import ErrorRates, ScriptedPolicy
-from toolgym.rollout import RolloutConfig, rollout
+from toolgym.rollout import RolloutConfig, ToolEnv, rollout
 from toolgym.sandbox import ExecRequest
 from toolgym.train import verl_agent
 from toolgym.train.data import initial_prompt, prefixes
-from toolgym.train.layouts import write_data
+from toolgym.train.layouts import read_turns, write_data
 from toolgym.train.verl_agent import (
     ToolgymMultiTurnAgentLoop,
     ToolgymSingleTurnAgentLoop,
@@ -128,7 +129,7 @@ def data_dir(envs, pool, tmp_path_factory):
 @pytest.fixture
 def sandbox(pool, monkeypatch):
     """The loops' tool calls go to the test session's sandbox pool (the default is a process-wide one)."""
-    monkeypatch.setattr(verl_agent, "_executor", lambda: pool)
+    monkeypatch.setattr(verl_agent, "worker_executor", lambda: pool)
     return pool
 
 
@@ -170,9 +171,36 @@ def unpadded(out: DataProto, i: int):
 def test_loops_are_registered_with_verl():
     assert _agent_loop_registry["toolgym_single_turn"] == {"_target_": AGENT_LOOPS["toolgym_single_turn"]}
     assert _agent_loop_registry["toolgym_multi_turn"] == {"_target_": AGENT_LOOPS["toolgym_multi_turn"]}
-    assert verl_agent.AGENT_LOOPS == AGENT_LOOPS
     assert AGENT_LOOPS["toolgym_single_turn"].endswith(ToolgymSingleTurnAgentLoop.__qualname__)
     assert AGENT_LOOPS["toolgym_multi_turn"].endswith(ToolgymMultiTurnAgentLoop.__qualname__)
+
+
+def test_the_reward_and_the_loops_read_a_row_alike(model_dir, data_dir, tok, sandbox, tmp_path, monkeypatch):
+    """Every row, as verl's dataset hands it to an agent loop and as verl's reward manager hands it to
+    compute_score, decodes into the TurnState `train prepare` wrote; the loop's episode and the reward
+    score a reply there alike."""
+    import toolgym.reward.verl as verl_reward
+
+    monkeypatch.setattr(verl_reward, "worker_executor", lambda: sandbox)
+    config = run_config(model_dir, data_dir, tmp_path)
+    items, _ = rows(config, tok)
+    written = read_turns(data_dir, split="train")
+    assert len(items) == len(written)
+    for item, state in zip(items, written):
+        loop = verl_to_turn(item)
+        truth, extra = item["reward_model"]["ground_truth"], item["extra_info"]
+        reward, variant = verl_reward.scored_turn(item["data_source"], "", truth, extra)
+        assert loop == state.model_copy(update={"response": "", "reward": None})
+        assert reward == loop.model_copy(update={"messages": []}) and variant == "f1"  # verl passes no prompt
+        env = verl_agent.row_environment(item)
+        assert (env.question, env.tools, env.code, env.expected, env.answer) == \
+            (loop.question, loop.tools, loop.codes, loop.unsolved, loop.answer)
+        assert verl_agent.row_tools(item) == loop.tools
+        for reply in {state.response, "", "I do not know.", f"The answer is {state.answer}.", "<tool_call>x"}:
+            tenv = ToolEnv(env, sandbox)
+            tenv.reset()
+            _, in_loop, *_ = tenv.step(reply)
+            assert verl_reward.compute_score(item["data_source"], reply, truth, extra) == pytest.approx(in_loop)
 
 
 def test_single_turn_renders_each_rows_tools_and_verl_scores_the_reply(model_dir, data_dir, tok, envs, tmp_path):

@@ -17,21 +17,20 @@ from rich.table import Table
 
 from ..formats import export_file, import_file
 from ..io import read_environments, write_environments, write_manifest
-from ..parse import parse
-from ..reward import UnsolvedSet, aggregate, contains_answer, score_step, trajectory_metrics
+from ..reward import aggregate
+from ..rollout import ToolEnv
 from ..samples import sample_environments
-from ..sandbox import ExecRequest, SandboxPool
+from ..sandbox import SandboxPool
 from ..schema import Environment, ToolCall
 from ..verify import perturb, verify_environments
 from ._common import console, fail
 
 
 def _scripted_episode(env: Environment, pool: SandboxPool, rng: random.Random | None):
-    """Play the gold solution as a Hermes-format policy; with ``rng``, corrupt some calls.
-    A scripted baseline, not a model."""
-    unsolved = UnsolvedSet(env.expected)
-    needed = unsolved.remaining
-    calls = solved = 0
+    """Play the gold solution as a Hermes-format policy in a ``ToolEnv`` (the rollout's episode, step
+    reward included); with ``rng``, corrupt some calls. A scripted baseline, not a model."""
+    tenv = ToolEnv(env, pool)
+    tenv.reset()
     rewards = []
     for turn in env.solution:
         chosen = []
@@ -39,21 +38,10 @@ def _scripted_episode(env: Environment, pool: SandboxPool, rng: random.Random | 
             if rng is not None and rng.random() < 0.4:
                 call = ToolCall(name=call.name, arguments=perturb(call.arguments))
             chosen.append(call)
-        text = "\n".join(c.to_hermes() for c in chosen)
-        parsed = parse(text, "hermes")
-        results = pool.run([ExecRequest(c.name, c.arguments, env.code) for c in parsed.tool_calls])
-        rate = 1 - unsolved.remaining / needed
-        outcome = score_step(parsed, [r.output for r in results], unsolved, rate, env.answer)
-        rewards.append(outcome.reward)
-        calls += outcome.calls
-        solved += outcome.k
+        rewards.append(tenv.step("\n".join(c.to_hermes() for c in chosen))[1])
     final = f"The answer is {env.answer}." if rng is None or rng.random() < 0.5 else "I could not find it."
-    rate = 1 - unsolved.remaining / needed
-    outcome = score_step(parse(final, "hermes"), [], unsolved, rate, env.answer)
-    rewards.append(outcome.reward)
-    metrics = trajectory_metrics(calls, solved, needed, answer_correct=contains_answer(final, env.answer),
-                                 turns=len(rewards))
-    return rewards, metrics
+    rewards.append(tenv.step(final)[1])
+    return rewards, tenv.trajectory().metrics
 
 
 def demo_cmd(

@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..io import JsonlWriter, Rejects, atomic_write_text, count_records, iter_jsonl, read_environments
+from ..formats import read_trajectory_lines
+from ..io import JsonlWriter, Rejects, atomic_write_text, count_records, read_environments
 from ..reward import aggregate, replay_messages
 from ..sandbox import EXECUTORS, SandboxLimits, make_executor
-from ..schema import Trajectory, TrajectoryMetrics
+from ..schema import TrajectoryMetrics
 from ..verify import verify_environments
 from ._common import console, counter_table, fail, load_envs, progress, rejects_summary
 
@@ -122,25 +123,12 @@ def score_cmd(
     rejects = Rejects()
     items: list[tuple[str | None, TrajectoryMetrics]] = []
     unmatched = 0
-    for _, raw in iter_jsonl(trajectories, rejects):
-        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
-            unmatched += 1
-            continue
-        messages = raw["messages"]
-        env = by_id.get(raw.get("env_id"))
-        if env is None and by_question:
-            question = next((m.get("content") for m in messages if m.get("role") == "user"), None)
-            env = by_question.get(question)
+    for line in read_trajectory_lines(trajectories, rejects):
+        env = None if line is None else by_id.get(line.env_id) or by_question.get(line.question)
         if env is not None:
-            items.append((env.scenario, replay_messages(messages, env.expected, env.answer)))
-        elif "steps" in raw and "env_id" in raw:
-            t = Trajectory.model_validate(raw)
-            items.append((t.scenario, t.metrics))
-        elif isinstance(raw.get("metrics"), dict) and not by_question:
-            m = raw["metrics"]
-            items.append((raw.get("data_source"), TrajectoryMetrics(
-                calls=0, solved=0, needed=0, solve_precision=m.get("solve_precision", 0.0),
-                solve_rate=m.get("solve_rate", 0.0), solve_f1=m.get("solve_f1", 0.0))))
+            items.append((env.scenario, replay_messages(line.messages, env.expected, env.answer)))
+        elif line is not None and line.metrics is not None and (line.layout == "toolgym" or not by_question):
+            items.append((line.scenario, line.metrics))
         else:
             unmatched += 1
     if not items:

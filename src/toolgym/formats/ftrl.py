@@ -17,14 +17,11 @@ from typing import Any
 
 from ..errors import ErrorKind, RecordError
 from ..schema import SCENARIOS, Environment
+from ._json import dumps
 
 COLUMNS = ("messages", "tools", "codes", "unsolved_set", "answer", "solve_rate", "data_source", "split")
 JSON_COLUMNS = {"tools": "tools", "codes": "code", "unsolved_set": "expected"}
 EXTRA_COLUMNS = ("scenario", "solution")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _infer_scenario(row: dict[str, Any]) -> str | None:
@@ -54,7 +51,7 @@ def ftrl_to_env_data(row: dict[str, Any]) -> tuple[dict[str, Any], list[RecordEr
             except json.JSONDecodeError as exc:
                 errors.append(RecordError(ErrorKind.JSON, f"column {column!r} is not valid JSON: {exc}", field=column))
                 continue
-            if _dumps(value) != raw:
+            if dumps(value) != raw:
                 keep[f"raw_{column}"] = raw
         else:
             value = raw
@@ -119,22 +116,22 @@ def env_to_ftrl(env: Environment) -> dict[str, Any]:
         raw = keep.get(f"raw_{name}")
         if raw is not None and json.loads(raw) == value:
             return raw
-        return _dumps(value)
+        return dumps(value)
 
     messages = keep.get("messages") or [{"role": "user", "content": env.question}]
     row: dict[str, Any] = {
-        "messages": _dumps(messages) if keep.get("messages_as_string") else messages,
+        "messages": dumps(messages) if keep.get("messages_as_string") else messages,
         "tools": column("tools", env.tools),
         "codes": column("codes", env.code),
         "unsolved_set": column("unsolved_set", env.expected),
         "answer": env.answer,
         "solve_rate": keep.get("solve_rate", 0.0),
-        "data_source": env.metadata.data_source or (f"toolgym/{env.scenario}" if env.scenario else "toolgym"),
-        "split": env.metadata.split or "train",
+        "data_source": env.data_source,
+        "split": env.split,
     }
     for name in keep.get("absent", []):
         row.pop(name, None)
     row.update(keep.get("columns", {}))
     row["scenario"] = keep.get("columns", {}).get("scenario", env.scenario)
-    row["solution"] = _dumps([[{"name": c.name, "arguments": c.arguments} for c in turn] for turn in env.solution])
+    row["solution"] = dumps([[{"name": c.name, "arguments": c.arguments} for c in turn] for turn in env.solution])
     return row

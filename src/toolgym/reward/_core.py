@@ -9,10 +9,13 @@
   Without calls: empty content -0.5; a tool-call tag left in the text (a malformed call) -0.3;
   the final answer in the content 1/(1 + items still unsolved); 0.5 if everything was already solved;
   else 0.
+* Solve rate after some steps: 1 - (items still unsolved) / (items expected), as the reference's
+  ``data_sample.py`` computes it; 1.0 when nothing was expected (the reference divides by zero there).
 * Trajectory metrics: Solve-P = solved/calls (1.0 with no calls), Solve-R = solved/needed,
   Solve-F1 = 2*solved/(calls+needed).
 
-Pure functions over already-executed outputs; :mod:`._score` runs the calls.
+Pure functions over already-executed outputs; :mod:`._episode` keeps an episode's books with them,
+:mod:`._score` runs the calls.
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ def answer_matches(output: str, expected: str) -> bool:
 def contains_answer(content: str | None, answer: str | None) -> bool:
     """Does a final response contain the gold answer? (not split on commas, as in the reference)"""
     return isinstance(answer, str) and content is not None and normalize(answer) in normalize(content)
+
+
+def solve_rate(remaining: int, needed: int) -> float:
+    """The fraction of the expected items solved, ``1 - remaining / needed`` (the reference's
+    ``data_sample.py``); with nothing expected, 1.0 (the reference has no guard and divides by zero)."""
+    return 1 - remaining / needed if needed else 1.0
 
 
 def check_variant(variant: str) -> str:

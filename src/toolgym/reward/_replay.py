@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..schema import TrajectoryMetrics
-from ._core import UnsolvedSet, contains_answer, trajectory_metrics
+from ._episode import Episode
 
 
 def _tool_outputs(messages: Sequence[Mapping[str, Any]], start: int, calls: list) -> list[str]:
@@ -32,27 +32,17 @@ def _tool_outputs(messages: Sequence[Mapping[str, Any]], start: int, calls: list
 
 def replay_messages(messages: Sequence[Mapping[str, Any]], expected: Mapping[str, Sequence[str]],
                     answer: str | None) -> TrajectoryMetrics:
-    unsolved = UnsolvedSet(expected)
-    needed = unsolved.remaining
-    calls = solved = turns = 0
+    """The trajectory metrics of a recorded conversation against the environment's expected items."""
+    episode = Episode(expected, answer)
     final: str | None = None
     for i, m in enumerate(messages):
         if m.get("role") != "assistant":
             continue
-        turns += 1
-        tool_calls = m.get("tool_calls") or []
-        if not tool_calls:
-            final = m.get("content") or ""
-            continue
-        final = None
-        outputs = _tool_outputs(messages, i + 1, list(tool_calls))
-        for call, output in zip(tool_calls, outputs):
-            calls += 1
-            name = (call.get("function") or {}).get("name") if isinstance(call, Mapping) else None
-            if isinstance(name, str) and unsolved.solve(name, output) is not None:
-                solved += 1
-    correct = contains_answer(final, answer) if answer is not None else None
-    return trajectory_metrics(calls, solved, needed, answer_correct=correct, turns=turns)
+        tool_calls = list(m.get("tool_calls") or [])
+        final = None if tool_calls else (m.get("content") or "")
+        names = [(c.get("function") or {}).get("name") if isinstance(c, Mapping) else None for c in tool_calls]
+        episode.record(names, _tool_outputs(messages, i + 1, tool_calls) if tool_calls else [])
+    return episode.metrics(final)
 
 
 def aggregate(items: Sequence[tuple[str | None, TrajectoryMetrics]]) -> dict[str, dict[str, float]]:

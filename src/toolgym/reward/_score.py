@@ -1,26 +1,23 @@
-"""Scoring model responses end to end: parse, execute the calls (one batched executor run), score."""
+"""Scoring model responses end to end: parse, execute the calls (one batched executor run), score.
+
+What is scored is a :class:`~toolgym.schema.TurnState`: its ``response`` at its state (codes, unsolved
+set, solve rate, answer)."""
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..parse import ParsedResponse, clean_response, parse
-from ..sandbox import ExecRequest, ExecResult, Executor, default_pool
+from ..sandbox import ExecRequest, ExecResult, Executor, default_pool, make_executor
+from ..schema import TurnState
 from ._core import StepOutcome, UnsolvedSet, check_variant, score_step
 
-
-@dataclass(frozen=True, slots=True)
-class RewardInput:
-    """One response to score and the state it was produced in (one row of a per-turn dataset)."""
-
-    response: Any  # text, or an OpenAI-style assistant message
-    code: Mapping[str, str]
-    unsolved: Mapping[str, Sequence[str]]
-    solve_rate: float = 0.0
-    answer: str | None = None
+#: Names the executor of :func:`worker_executor` (a kind of ``toolgym.sandbox.make_executor``).
+EXECUTOR_ENV = "TOOLGYM_EXECUTOR"
+_worker_executors: dict[str, Executor] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +31,16 @@ class ScoredResponse:
         return self.outcome.reward
 
 
-def _load_json(value: Any, what: str) -> Any:
-    if isinstance(value, (str, bytes)):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{what} is not valid JSON: {exc}") from exc
-    return value
+def worker_executor() -> Executor:
+    """Where the tool calls of this process's reward and agent-loop workers run: the process-wide sandbox
+    pool, unless ``TOOLGYM_EXECUTOR`` names another kind (``unsafe-inprocess``: trusted code only), made
+    once per process."""
+    kind = os.environ.get(EXECUTOR_ENV, "sandbox")
+    if kind == "sandbox":
+        return default_pool()
+    if kind not in _worker_executors:
+        _worker_executors[kind] = make_executor(kind)
+    return _worker_executors[kind]
 
 
 def parse_for_reward(response: Any, format: str = "hermes") -> ParsedResponse:
@@ -49,13 +49,13 @@ def parse_for_reward(response: Any, format: str = "hermes") -> ParsedResponse:
     return parse(response, format="auto")
 
 
-def score_batch(items: Sequence[RewardInput], *, variant: str = "f1", executor: Executor | None = None,
+def score_batch(items: Sequence[TurnState], *, variant: str = "f1", executor: Executor | None = None,
                 format: str = "hermes") -> list[ScoredResponse]:
-    """Score many responses; all their tool calls go through ``executor`` in one batch (in parallel over
-    the sandbox workers). ``executor`` defaults to the process-wide sandbox pool."""
+    """Score the ``response`` of each turn; all their tool calls go through ``executor`` in one batch (in
+    parallel over the sandbox workers). ``executor`` defaults to the process-wide sandbox pool."""
     check_variant(variant)
     parsed = [parse_for_reward(item.response, format) for item in items]
-    requests = [ExecRequest(call.name, call.arguments, item.code)
+    requests = [ExecRequest(call.name, call.arguments, item.codes)
                 for item, p in zip(items, parsed) for call in p.tool_calls]
     results = (executor or default_pool()).run(requests) if requests else []
     out: list[ScoredResponse] = []
@@ -73,5 +73,5 @@ def score_response(response: Any, code: Mapping[str, str], unsolved: Mapping[str
                    solve_rate: float = 0.0, answer: str | None = None, *, variant: str = "f1",
                    executor: Executor | None = None, format: str = "hermes") -> ScoredResponse:
     """Score one response (see :func:`score_batch`)."""
-    return score_batch([RewardInput(response, code, unsolved, solve_rate, answer)], variant=variant,
-                       executor=executor, format=format)[0]
+    state = TurnState(response=response, codes=code, unsolved=unsolved, solve_rate=solve_rate, answer=answer)
+    return score_batch([state], variant=variant, executor=executor, format=format)[0]

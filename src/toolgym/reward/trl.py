@@ -1,57 +1,67 @@
 """TRL entry point: reward functions with TRL's signature ``(prompts, completions, **columns) -> list[float]``.
 
-The dataset rows carry the same columns as the paper's per-turn data: ``codes`` and ``unsolved_set``
-(JSON strings or dicts), ``solve_rate`` and ``answer``. All tool calls of a batch run in one sandbox round.
+The dataset rows carry the columns of toolgym's TRL rows (``toolgym.formats.trl``): ``codes`` and
+``unsolved_set`` (JSON strings or dicts), ``solve_rate``, ``answer``; TRL passes them to the reward as
+keyword arguments and ``toolgym.formats.trl_turns`` reads them into one
+:class:`~toolgym.schema.TurnState` per completion. All tool calls of a batch run in one sandbox round.
 
-    from toolgym.reward.trl import make_reward_func
-    trainer = GRPOTrainer(model=..., reward_funcs=[make_reward_func("f1")], train_dataset=ds, ...)
+:class:`StepReward` is a class, not a closure, so that TRL can send it to another process (its own reward
+functions are classes for that reason). Each variant also exists at module level, for TRL's command line::
+
+    trl grpo ... --reward_funcs toolgym.reward.trl.step_reward_f1
+
+    from toolgym.reward.trl import StepReward
+    trainer = GRPOTrainer(model=..., reward_funcs=[StepReward("f1")], train_dataset=ds, ...)
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from toolgym.reward import RewardInput, score_batch
-from toolgym.reward._core import check_variant
+from toolgym.formats import trl_turns
+from toolgym.reward import check_variant, score_batch, worker_executor
 from toolgym.sandbox import Executor
 
 
-def _completion_text(completion: Any) -> Any:
-    """TRL gives a string (standard format) or a list of messages (conversational format)."""
-    if isinstance(completion, list):
-        messages = [m for m in completion if isinstance(m, dict) and m.get("role", "assistant") == "assistant"]
-        if len(messages) == 1 and messages[0].get("tool_calls"):
-            return messages[0]  # native tool calls: parse the message itself
-        return "".join(str(m.get("content") or "") for m in messages)
-    if isinstance(completion, dict):
-        return completion
-    return "" if completion is None else str(completion)
+class StepReward:
+    """A TRL reward function computing the paper's step reward (``variant``: f1, precision, rate, product).
 
+    Tool calls run in ``executor``, by default this process's worker executor (the process-wide sandbox
+    pool, or what ``TOOLGYM_EXECUTOR`` names). An explicit executor object stays in its process: such a
+    reward refuses to be pickled rather than run somewhere else unseen."""
 
-def _maybe_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
+    def __init__(self, variant: str = "f1", *, executor: Executor | None = None, format: str = "hermes"):
+        self.variant = check_variant(variant)
+        self.executor = executor
+        self.format = format
+        self.__name__ = f"toolgym_{variant}"  # TRL logs each reward under its function's name
+
+    def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (),
+                 **columns: Any) -> list[float]:
+        items = trl_turns(completions, columns)
+        scored = score_batch(items, variant=self.variant, executor=self.executor or worker_executor(),
+                             format=self.format)
+        return [s.reward for s in scored]
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self.executor is not None:
+            raise TypeError("a StepReward with an explicit executor cannot be sent to another process; leave "
+                            "executor unset there (the sandbox pool, or set TOOLGYM_EXECUTOR)")
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"StepReward({self.variant!r}, format={self.format!r})"
 
 
 def make_reward_func(variant: str = "f1", *, executor: Executor | None = None,
-                     format: str = "hermes") -> Callable[..., list[float]]:
-    """A TRL reward function computing the paper's step reward (``variant``: f1, precision, rate, product)."""
-    check_variant(variant)
+                     format: str = "hermes") -> StepReward:
+    """A TRL reward function computing the paper's step reward (see :class:`StepReward`)."""
+    return StepReward(variant, executor=executor, format=format)
 
-    def reward(prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), *,
-               codes: Sequence[Any], unsolved_set: Sequence[Any], solve_rate: Sequence[float] | None = None,
-               answer: Sequence[Any] | None = None, **_: Any) -> list[float]:
-        n = len(completions)
-        rates = solve_rate if solve_rate is not None else [0.0] * n
-        answers = answer if answer is not None else [None] * n
-        items = [
-            RewardInput(_completion_text(c), dict(_maybe_json(code)), dict(_maybe_json(u)),
-                        float(r or 0.0), a if isinstance(a, str) else None)
-            for c, code, u, r, a in zip(completions, codes, unsolved_set, rates, answers, strict=True)
-        ]
-        return [s.reward for s in score_batch(items, variant=variant, executor=executor, format=format)]
 
-    reward.__name__ = f"toolgym_{variant}"
-    reward.__qualname__ = reward.__name__
-    return reward
+#: The paper's step reward and its variants, importable by dotted path (``trl grpo --reward_funcs``).
+step_reward_f1 = StepReward("f1")
+step_reward_precision = StepReward("precision")
+step_reward_rate = StepReward("rate")
+step_reward_product = StepReward("product")

@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ..parse import ParsedResponse, parse, parse_openai_message, strip_think
-from ..reward import UnsolvedSet, contains_answer, score_step, trajectory_metrics
-from ..reward._core import check_variant
+from ..reward import Episode, check_variant
 from ..sandbox import ExecRequest, ExecResult, Executor, default_pool
 from ..schema import Environment, Step, ToolResult, Trajectory
 
@@ -75,10 +74,8 @@ class ToolEnv:
         if self.config.system_prompt:
             self.messages.append({"role": "system", "content": self.config.system_prompt})
         self.messages.append({"role": "user", "content": self.env.question})
-        self.unsolved = UnsolvedSet(self.env.expected)
-        self.needed = self.unsolved.remaining
+        self.episode = Episode.of(self.env, self.config.reward_variant)
         self.steps: list[Step] = []
-        self.calls = self.solved = 0
         self.final: str | None = None
         self.terminated = self.truncated = False
         self._started, self._done = True, False
@@ -125,9 +122,7 @@ class ToolEnv:
 
     def _apply(self, parsed: ParsedResponse, raw: str, reasoning: str, results: list[ExecResult]):
         turn = len(self.steps)
-        rate_before = 1 - self.unsolved.remaining / self.needed if self.needed else 1.0
-        outcome = score_step(parsed, [r.output for r in results], self.unsolved, rate_before, self.env.answer,
-                             self.config.reward_variant)
+        outcome = self.episode.step(parsed, [r.output for r in results])
         calls = [c.model_copy(update={"id": f"call_{turn}_{i}"}) for i, c in enumerate(parsed.tool_calls)]
         assistant: dict[str, Any] = {"role": "assistant", "content": parsed.content}
         if reasoning:
@@ -140,14 +135,12 @@ class ToolEnv:
         feedback = bool(parsed.malformed) and self.config.malformed == "feedback"
         if feedback:
             self.messages.append({"role": "user", "content": malformed_feedback(parsed, self.config.format)})
-        self.calls += outcome.calls
-        self.solved += outcome.k
-        solve_rate = 1 - self.unsolved.remaining / self.needed if self.needed else 1.0
         self.steps.append(Step(
             index=turn, response=raw, content=parsed.content,
             results=[ToolResult(call=c, output=r.output, status=r.status, solved=s, seconds=r.seconds)
                      for c, r, s in zip(calls, results, outcome.solved)],
-            malformed=parsed.malformed, reward=outcome.reward, branch=outcome.branch, solve_rate=solve_rate))
+            malformed=parsed.malformed, reward=outcome.reward, branch=outcome.branch,
+            solve_rate=self.episode.solve_rate))
         if not calls and not feedback:
             self.terminated = True
             self.final = parsed.content
@@ -160,11 +153,11 @@ class ToolEnv:
         return {"messages": [dict(m) for m in self.messages], "tools": self.env.tools}
 
     def _info(self, branch: str | None = None) -> dict[str, Any]:
+        e = self.episode
         return {
             "env_id": self.env.id, "scenario": self.env.scenario, "turn": len(self.steps),
-            "needed": self.needed, "solved": self.solved, "calls": self.calls,
-            "solve_rate": 1 - self.unsolved.remaining / self.needed if self.needed else 1.0,
-            "unsolved": self.unsolved.to_dict(), "branch": branch,
+            "needed": e.needed, "solved": e.solved, "calls": e.calls, "solve_rate": e.solve_rate,
+            "unsolved": e.unsolved.to_dict(), "branch": branch,
         }
 
     def trajectory(self, *, sample: int = 0, model: str | None = None, status: str | None = None,
@@ -172,11 +165,7 @@ class ToolEnv:
         """The episode so far as a record (``failed`` with ``error`` for an episode cut short)."""
         if status is None:
             status = "completed" if self.terminated else "truncated"
-        correct = None
-        if self.env.answer is not None:
-            correct = status != "failed" and contains_answer(self.final, self.env.answer)
-        metrics = trajectory_metrics(self.calls, self.solved, self.needed, answer_correct=correct,
-                                     turns=len(self.steps))
+        metrics = self.episode.metrics(self.final if status != "failed" else None)
         return Trajectory(env_id=self.env.id, sample=sample, messages=self._observation()["messages"],
                           steps=self.steps, metrics=metrics, status=status, error=error, model=model,
                           scenario=self.env.scenario, metadata={"seed": self.seed} if self.seed is not None else {})

@@ -1,4 +1,5 @@
-"""Records shared by everything: environments, tool calls, trajectories; and their validation.
+"""Records shared by everything: environments, tool calls, trajectories, the per-turn state; and their
+validation.
 
 Plain, frozen, serialisable data (pydantic v2). Importing this package pulls in nothing heavy.
 """
@@ -15,6 +16,7 @@ from ._environment import (
 )
 from ._tools import tool_function, tool_name, wrap_tool
 from ._trajectory import RewardBranch, Step, ToolResult, Trajectory, TrajectoryMetrics, TrajectoryStatus
+from ._turn import TurnState
 from ._validate import parse_environment, validate_environment, validate_tool_schema
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Trajectory",
     "TrajectoryMetrics",
     "TrajectoryStatus",
+    "TurnState",
     "canonical_json",
     "content_id",
     "parse_environment",

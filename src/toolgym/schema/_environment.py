@@ -106,6 +106,16 @@ class Environment(BaseModel):
         return sum(len(v) for v in self.expected.values())
 
     @property
+    def data_source(self) -> str:
+        """The paper's ``data_source`` of this task: the metadata's, else ``toolgym/<scenario>``."""
+        return self.metadata.data_source or (f"toolgym/{self.scenario}" if self.scenario else "toolgym")
+
+    @property
+    def split(self) -> str:
+        """The split this task belongs to: the metadata's, else ``train``."""
+        return self.metadata.split or "train"
+
+    @property
     def solution_calls(self) -> list[ToolCall]:
         return [c for turn in self.solution for c in turn]
 

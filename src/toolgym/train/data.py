@@ -12,12 +12,13 @@ responses to the same prompt and prefer the one with the higher step reward; ``t
 two whole continuations of the question and prefer the higher Solve-F1. Ties (within ``margin``) are
 dropped.
 
-Rows are plain data (model-agnostic); :mod:`.layouts` turns them into verl parquet or a TRL dataset.
+A per-turn prompt is a :class:`~toolgym.schema.TurnState` (the environment's state at that turn comes from
+the same :class:`~toolgym.reward.Episode` books a rollout keeps). They are plain data (model-agnostic);
+:mod:`.layouts` writes them through ``toolgym.formats`` as verl parquet and TRL datasets.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections import defaultdict
@@ -25,37 +26,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from ..reward import UnsolvedSet
-from ..schema import Environment, Step, ToolCall, Trajectory
-
-
-@dataclass(frozen=True, slots=True)
-class TurnPrompt:
-    """One per-turn training prompt and the state the step reward needs."""
-
-    env_id: str
-    sample: int
-    turn: int
-    messages: list[dict[str, Any]]  # the conversation before this assistant turn ({role, content} only)
-    tools: list[dict[str, Any]]
-    codes: dict[str, str]
-    unsolved: dict[str, list[str]]
-    solve_rate: float
-    answer: str | None
-    scenario: str | None = None
-    split: str = "train"
-    data_source: str = "toolgym"
-    response: str = ""  # what the model answered here in the trajectory
-    reward: float = 0.0  # that answer's step reward
-
-    @property
-    def key(self) -> str:
-        """Identity of the prompt (the same conversation and state give the same key)."""
-        payload = json.dumps([self.env_id, self.messages, self.unsolved], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode()).hexdigest()[:24]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from ..reward import Episode
+from ..schema import Environment, Step, ToolCall, Trajectory, TurnState
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,25 +63,25 @@ def _plain(m: Mapping[str, Any]) -> dict[str, Any]:
     return {"role": m["role"], "content": m.get("content") or ""}
 
 
-def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnPrompt]:
+def _state(env: Environment, episode: Episode, messages: list[dict[str, Any]], *, sample: int = 0, turn: int = 0,
+           response: str = "", reward: float | None = None) -> TurnState:
+    """The turn of ``env`` whose prompt is ``messages``, at the state ``episode`` has reached."""
+    return TurnState(
+        env_id=env.id, sample=sample, turn=turn, messages=messages, tools=env.tools, codes=env.code,
+        unsolved=episode.unsolved.to_dict(), solve_rate=episode.solve_rate, answer=env.answer,
+        scenario=env.scenario, split=env.split, data_source=env.data_source, response=response, reward=reward)
+
+
+def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnState]:
     """The per-turn prompts of one trajectory, as the reference ``data_sample.py`` writes them: the question,
     and the conversation after every turn that called tools -- that is, the prompt of every turn the
     episode reached, plus the state after a last tool-calling turn when the turn limit cut the episode."""
-    unsolved = UnsolvedSet(env.expected)
-    needed = unsolved.remaining or 1
+    episode = Episode.of(env)
     history: list[dict[str, Any]] = []
     steps = iter(trajectory.steps)
     messages = trajectory.messages
     turn = 0
     last_called = False
-
-    def prompt(response: str = "", reward: float = 0.0) -> TurnPrompt:
-        return TurnPrompt(
-            env_id=env.id, sample=trajectory.sample, turn=turn, messages=list(history), tools=env.tools,
-            codes=env.code, unsolved=unsolved.to_dict(), solve_rate=1 - unsolved.remaining / needed,
-            answer=env.answer, scenario=env.scenario, split=env.metadata.split or "train",
-            data_source=env.metadata.data_source or "toolgym", response=response, reward=reward)
-
     i = 0
     while i < len(messages):
         m = messages[i]
@@ -121,7 +93,8 @@ def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnPromp
         if step is None:
             return
         text = assistant_text(step, m)
-        yield prompt(text, step.reward)
+        yield _state(env, episode, list(history), sample=trajectory.sample, turn=turn, response=text,
+                     reward=step.reward)
         history.append({"role": "assistant", "content": text})
         calls = m.get("tool_calls") or []
         i += 1
@@ -130,16 +103,16 @@ def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnPromp
             outputs.append(messages[i].get("content") or "")
             history.append(_plain(messages[i]))
             i += 1
-        for call, output in zip(calls, outputs):
-            unsolved.solve(call["function"]["name"], output)
+        # the calls were made and scored in the rollout; the books follow them, as data_sample.py does
+        episode.record([c["function"]["name"] for c in calls[:len(outputs)]], outputs[:len(calls)])
         last_called = bool(calls)
         turn += 1
     if last_called and trajectory.status == "truncated":
-        yield prompt()
+        yield _state(env, episode, list(history), sample=trajectory.sample, turn=turn)
 
 
 def prefixes(trajectories: Iterable[Trajectory], envs: Mapping[str, Environment], *, dedupe: bool = True,
-             skip_failed: bool = True) -> Iterator[TurnPrompt]:
+             skip_failed: bool = True) -> Iterator[TurnState]:
     """Per-turn prompts of many trajectories; identical prompts (the question, asked in every sample of an
     environment) are kept once when ``dedupe``."""
     seen: set[str] = set()
@@ -156,12 +129,9 @@ def prefixes(trajectories: Iterable[Trajectory], envs: Mapping[str, Environment]
             yield p
 
 
-def initial_prompt(env: Environment) -> TurnPrompt:
+def initial_prompt(env: Environment) -> TurnState:
     """The question itself as a prompt (what the first turn of every episode sees)."""
-    return TurnPrompt(env_id=env.id, sample=0, turn=0, messages=[{"role": "user", "content": env.question}],
-                      tools=env.tools, codes=env.code, unsolved={k: list(v) for k, v in env.expected.items()},
-                      solve_rate=0.0, answer=env.answer, scenario=env.scenario, split=env.metadata.split or "train",
-                      data_source=env.metadata.data_source or "toolgym")
+    return _state(env, Episode.of(env), [{"role": "user", "content": env.question}])
 
 
 def _continuation(t: Trajectory) -> tuple[list[dict[str, Any]], str]:

@@ -3,15 +3,16 @@ turns model-agnostic rows into prompts for one model's chat template.
 
 ``toolgym train prepare`` writes a data folder::
 
-    DIR/turns.jsonl           per-turn prompts (toolgym's rows, model-agnostic)
+    DIR/turns.jsonl           per-turn prompts (toolgym's flat rows, model-agnostic)
     DIR/verl/train.parquet    the same prompts in verl's RL layout (and test.parquet for the held-out split)
-    DIR/trl/                  a datasets.Dataset of the same prompts (conversational messages + reward columns)
+    DIR/trl/                  a datasets.Dataset of the same flat rows
     DIR/pairs.jsonl           DPO preference pairs (when asked for)
     DIR/manifest.json         counts, sources, options
 
 TRL trainers get one prompt per row, but tool schemas differ per row, which TRL's conversational path
 cannot express; so rows are rendered to text with the model's own chat template (``tools=`` per row)
-right before training (:func:`render_prompt`).
+right before training (:func:`render_prompt`). Every row layout is ``toolgym.formats``'s (``trl`` and
+``verl``); this module only decides which file holds which rows.
 """
 
 from __future__ import annotations
@@ -21,39 +22,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..formats import verl_row
+from ..formats import row_to_turn, turn_to_row, turn_to_trl, turn_to_verl
 from ..io import JsonlWriter, atomic_write_text, iter_jsonl, save_hf, write_parquet
 from ..models import template_messages
-from .data import PreferencePair, TurnPrompt
-
-REWARD_COLUMNS = ("codes", "unsolved_set", "solve_rate", "answer")
-
-
-def turn_to_verl(p: TurnPrompt, index: int) -> dict[str, Any]:
-    return verl_row(messages=p.messages, tools=p.tools, codes=p.codes, unsolved=p.unsolved, solve_rate=p.solve_rate,
-                    answer=p.answer, data_source=p.data_source, split=p.split, index=index,
-                    extra={"env_id": p.env_id, "scenario": p.scenario, "turn": p.turn})
+from ..schema import TurnState
+from .data import PreferencePair
 
 
-def turn_to_row(p: TurnPrompt) -> dict[str, Any]:
-    """A flat, model-agnostic row (JSON strings for the nested parts, so every row has the same schema)."""
-    return {
-        "env_id": p.env_id, "sample": p.sample, "turn": p.turn, "scenario": p.scenario, "split": p.split,
-        "messages": json.dumps(p.messages, ensure_ascii=False), "tools": json.dumps(p.tools, ensure_ascii=False),
-        "codes": json.dumps(p.codes, ensure_ascii=False), "unsolved_set": json.dumps(p.unsolved, ensure_ascii=False),
-        "solve_rate": float(p.solve_rate), "answer": p.answer, "response": p.response, "reward": float(p.reward),
-    }
-
-
-def row_to_turn(row: dict[str, Any]) -> TurnPrompt:
-    return TurnPrompt(env_id=row["env_id"], sample=row.get("sample", 0), turn=row.get("turn", 0),
-                      messages=json.loads(row["messages"]), tools=json.loads(row["tools"]), codes=json.loads(row["codes"]),
-                      unsolved=json.loads(row["unsolved_set"]), solve_rate=row.get("solve_rate", 0.0),
-                      answer=row.get("answer"), scenario=row.get("scenario"), split=row.get("split") or "train",
-                      response=row.get("response") or "", reward=row.get("reward") or 0.0)
-
-
-def write_data(out: str | Path, prompts: Sequence[TurnPrompt], pairs: Sequence[PreferencePair] = (), *,
+def write_data(out: str | Path, prompts: Sequence[TurnState], pairs: Sequence[PreferencePair] = (), *,
                manifest: dict[str, Any] | None = None, hf: bool = True) -> dict[str, int]:
     """Write the data folder (see the module docstring); returns the counts."""
     out = Path(out)
@@ -82,7 +58,7 @@ def write_data(out: str | Path, prompts: Sequence[TurnPrompt], pairs: Sequence[P
     return counts
 
 
-def read_turns(data: str | Path, split: str | None = "train") -> list[TurnPrompt]:
+def read_turns(data: str | Path, split: str | None = "train") -> list[TurnState]:
     path = Path(data) / "turns.jsonl" if Path(data).is_dir() else Path(data)
     if not path.exists():
         return []
@@ -102,11 +78,11 @@ def render_prompt(tokenizer, messages: list[dict[str, Any]], tools: list[dict[st
                                          add_generation_prompt=True, **(template_kwargs or {}))
 
 
-def trl_rows(prompts: Iterable[TurnPrompt], tokenizer, template_kwargs: dict[str, Any] | None = None) -> list[dict]:
-    """Rows for TRL's online trainers (GRPO, RLOO): a rendered ``prompt`` plus the reward columns."""
-    return [{"prompt": render_prompt(tokenizer, p.messages, p.tools, template_kwargs),
-             "codes": json.dumps(p.codes, ensure_ascii=False), "unsolved_set": json.dumps(p.unsolved, ensure_ascii=False),
-             "solve_rate": float(p.solve_rate), "answer": p.answer or ""} for p in prompts]
+def trl_rows(prompts: Iterable[TurnState], tokenizer, template_kwargs: dict[str, Any] | None = None) -> list[dict]:
+    """Rows for TRL's online trainers (GRPO, RLOO): the rendered ``prompt`` (the state's own
+    ``prompt_text`` when it holds one) plus the reward and provenance columns."""
+    return [turn_to_trl(p, p.prompt_text if p.prompt_text is not None
+                        else render_prompt(tokenizer, p.messages, p.tools, template_kwargs)) for p in prompts]
 
 
 def dpo_rows(pairs: Iterable[dict[str, Any]], tokenizer, template_kwargs: dict[str, Any] | None = None) -> list[dict]:

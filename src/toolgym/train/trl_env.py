@@ -6,10 +6,10 @@ hints and docstrings. Each toolgym environment has its own tools, so :func:`envi
 makes one small class per environment: one method per tool, with a signature, type hints (enums as
 ``Literal``) and an ``Args:`` docstring built from the tool's JSON schema (the inner structure of object
 parameters goes into their description, since type hints cannot carry it). A method runs the tool's
-code in toolgym's sandbox, exactly as a rollout does, and keeps the episode's books. The reward,
-:func:`episode_reward`, is the episode's Solve-F1 (the paper's trajectory metric, from the same matching
-as the step reward); it is one reward function for all environments (TRL hands it the batch's
-environment objects), not a ``get_reward`` per class, which TRL would log as one column per environment.
+code in toolgym's sandbox, exactly as a rollout does, and books it in the episode's
+:class:`~toolgym.reward.Episode`. The reward, :func:`episode_reward`, is the episode's Solve-F1 (the
+paper's trajectory metric, from the same matching as the step reward); it is one reward function for
+all environments (TRL hands it the batch's environment objects), not a ``get_reward`` per class, which TRL would log as one column per environment.
 Rows select their environment with an ``environment`` column.
 """
 
@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from ..reward import UnsolvedSet, trajectory_metrics
+from ..reward import Episode
 from ..sandbox import ExecRequest, Executor, default_pool
 from ..schema import Environment, tool_function
 
@@ -47,7 +47,7 @@ def _describe(name: str, schema: dict[str, Any]) -> str:
     return " ".join(text.split())
 
 
-def _method(env_state_attr: str, tool: dict[str, Any]) -> Callable:
+def _method(tool: dict[str, Any]) -> Callable:
     fn = tool_function(tool)
     name = fn["name"]
     params = fn.get("parameters") or {}
@@ -55,7 +55,7 @@ def _method(env_state_attr: str, tool: dict[str, Any]) -> Callable:
     required = set(params.get("required") or [])
 
     def call(self, **kwargs):
-        return getattr(self, env_state_attr).call(name, kwargs)
+        return self._run_tool(name, kwargs)
 
     sig_params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     annotations: dict[str, Any] = {}
@@ -75,51 +75,35 @@ def _method(env_state_attr: str, tool: dict[str, Any]) -> Callable:
     return call
 
 
-class EpisodeBooks:
-    """The state of one episode: what is still unsolved, how many calls were made."""
-
-    def __init__(self, env: Environment, executor: Executor):
-        self.env = env
-        self.executor = executor
-        self.reset()
-
-    def reset(self) -> None:
-        self.unsolved = UnsolvedSet(self.env.expected)
-        self.needed = self.unsolved.remaining
-        self.calls = self.solved = 0
-
-    def call(self, name: str, arguments: dict[str, Any]) -> str:
-        arguments = {k: v for k, v in arguments.items() if v is not None}
-        result = self.executor.run([ExecRequest(name, arguments, self.env.code)])[0]
-        self.calls += 1
-        if self.unsolved.solve(name, result.output) is not None:
-            self.solved += 1
-        return result.output
-
-    def solve_f1(self) -> float:
-        return trajectory_metrics(self.calls, self.solved, self.needed).solve_f1
-
-
 def environment_class(env: Environment, executor: Executor | None = None) -> type:
-    """A class whose instances are TRL environments for ``env``."""
+    """A class whose instances are TRL environments for ``env``: one method per tool, and the episode's
+    books in ``_episode`` (private: a tool may have any public name)."""
     attrs: dict[str, Any] = {}
     for tool in env.tools:
-        method = _method("_books", tool)
+        method = _method(tool)
         attrs[method.__name__] = method
 
     def __init__(self):
-        self._books = EpisodeBooks(env, executor or default_pool())
+        self._executor = executor or default_pool()
+        self._episode = Episode.of(env)
 
     def reset(self, **_row):
-        self._books.reset()
+        self._episode = Episode.of(env)
 
-    attrs.update(__init__=__init__, reset=reset, __doc__=f"toolgym environment {env.id} ({env.scenario})")
+    def _run_tool(self, name: str, arguments: dict[str, Any]) -> str:
+        arguments = {k: v for k, v in arguments.items() if v is not None}  # parameters the model left out
+        output = self._executor.run([ExecRequest(name, arguments, env.code)])[0].output
+        self._episode.call(name, output)
+        return output
+
+    attrs.update(__init__=__init__, reset=reset, _run_tool=_run_tool,
+                 __doc__=f"toolgym environment {env.id} ({env.scenario})")
     return type(f"ToolgymEnv_{env.id}", (), attrs)
 
 
 def episode_reward(environments=None, **_: Any) -> list[float]:
     """TRL reward function for whole episodes: each episode's Solve-F1, from its environment's books."""
-    return [e._books.solve_f1() for e in environments or []]
+    return [e._episode.metrics().solve_f1 for e in environments or []]
 
 
 episode_reward.__name__ = "toolgym_episode_f1"

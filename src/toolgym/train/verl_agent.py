@@ -18,16 +18,16 @@ schemas), as the paper's data does. So:
 * :class:`ToolRowsDataset` -- verl's ``RLHFDataset`` whose overlong-prompt filter counts each row's own
   tools (the stock filter only sees the global tool config).
 
-The loops are registered in verl's agent-loop registry under the names in :data:`AGENT_LOOPS`;
-``toolgym.train.verl_run`` also writes them to the run's ``agent_loop_config_path`` file, which is how
-verl's workers find them. This module uses absolute imports only.
+Rows are read with ``toolgym.formats.verl_to_turn``, the reader ``toolgym.reward.verl`` uses too, so the
+loop and the reward cannot read a row differently. The loops are registered in verl's agent-loop registry
+under the names of ``toolgym.train.verl_run.AGENT_LOOPS`` (defined there, importable without verl);
+``verl_run`` also writes them to the run's ``agent_loop_config_path`` file, which is how verl's workers
+find them. This module uses absolute imports only.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 from uuid import uuid4
@@ -39,45 +39,22 @@ from verl.utils.profiler import simple_timer
 from verl.utils.rollout_trace import rollout_trace_op
 from verl.utils.tokenizer import normalize_token_ids
 
+from toolgym.formats import verl_row_tools, verl_row_variant, verl_to_turn
 from toolgym.parse import clean_response
+from toolgym.reward import worker_executor
 from toolgym.rollout import EpisodeConfig, ToolEnv
-from toolgym.sandbox import default_pool, make_executor
-from toolgym.schema import Environment
+from toolgym.schema import Environment, TurnState
+from toolgym.train.verl_run import MULTI_TURN_LOOP, SINGLE_TURN_LOOP, TRAJECTORY_REWARDS
 
 logger = logging.getLogger(__name__)
 
-#: verl registry name -> class path (the ``_target_`` verl's workers instantiate).
-AGENT_LOOPS = {
-    "toolgym_single_turn": "toolgym.train.verl_agent.ToolgymSingleTurnAgentLoop",
-    "toolgym_multi_turn": "toolgym.train.verl_agent.ToolgymMultiTurnAgentLoop",
-}
-TRAJECTORY_REWARDS = ("mean", "sum", "solve_f1")
-DEFAULT_MAX_TURNS = 20  # the paper's turn limit
 _SPEC_DECODE_KEYS = ("spec_num_draft_tokens", "spec_num_accepted_tokens", "spec_num_verify_steps")
 
 
 # ---- rows ---------------------------------------------------------------------------------------
-def _json(value: Any, what: str) -> Any:
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str):
-        try:
-            return json.loads(value) if value.strip() else None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{what} is not valid JSON: {exc}") from exc
-    return value
-
-
 def row_tools(row: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    """The row's tool schemas: the top-level ``tools`` column, else ``extra_info.tools`` (JSON or list)."""
-    value = row.get("tools")
-    if value is None:
-        value = (row.get("extra_info") or {}).get("tools")
-    value = _json(value, "the row's tools")
-    if value is None:
-        return None
-    tools = [dict(t) for t in value]
-    return tools or None
+    """The row's tool schemas for the chat template (None when it has none)."""
+    return verl_row_tools(row) or None
 
 
 def prompt_token_ids(tokenizer, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
@@ -90,26 +67,13 @@ def prompt_token_ids(tokenizer, messages: list[dict[str, Any]], tools: list[dict
 
 def row_environment(row: Mapping[str, Any]) -> Environment:
     """The episode a row starts: its tools and code, what is still to solve, and the answer."""
-    reward_model = row.get("reward_model") or {}
-    truth = _json(reward_model.get("ground_truth"), "reward_model.ground_truth") or {}
-    extra = row.get("extra_info") or {}
-    codes = _json(extra.get("codes", truth.get("codes")), "extra_info.codes")
-    if not isinstance(truth, Mapping) or not isinstance(codes, Mapping):
-        raise TypeError("a toolgym verl row needs reward_model.ground_truth (unsolved_set, answer) and "
-                         "extra_info.codes; write the data with `toolgym train prepare`")
-    unsolved = _json(truth.get("unsolved_set"), "ground_truth.unsolved_set") or {}
-    users = [m.get("content") or "" for m in row.get("raw_prompt") or [] if m.get("role") == "user"]
-    question = users[0] if users else ""
-    answer = truth.get("answer")
-    return Environment(question=str(question), tools=row_tools(row) or [], code=dict(codes),
-                       expected={k: list(v) for k, v in unsolved.items()},
-                       answer=answer if isinstance(answer, str) else None)
+    return turn_environment(verl_to_turn(row))
 
 
-def _executor():
-    """Where tool calls run: the process-wide sandbox pool (``TOOLGYM_EXECUTOR`` picks another)."""
-    kind = os.environ.get("TOOLGYM_EXECUTOR", "sandbox")
-    return default_pool() if kind == "sandbox" else make_executor(kind)
+def turn_environment(state: TurnState) -> Environment:
+    """The environment an episode from ``state`` runs in (its question is the state's first user message)."""
+    return Environment(question=state.question, tools=state.tools, code=state.codes, expected=state.unsolved,
+                       answer=state.answer)
 
 
 def truncate_tool_text(text: str, limit: int, side: str) -> str:
@@ -145,7 +109,7 @@ def check_reward_decoding(tokenizer) -> None:
 
 
 # ---- the paper's single-turn recipe ---------------------------------------------------------------
-@register("toolgym_single_turn")
+@register(SINGLE_TURN_LOOP)
 class ToolgymSingleTurnAgentLoop(SingleTurnAgentLoop):
     """verl's single-turn loop with the row's own tools in the chat template (the paper's fork)."""
 
@@ -164,7 +128,7 @@ class ToolgymSingleTurnAgentLoop(SingleTurnAgentLoop):
 
 
 # ---- beyond the paper: whole episodes ------------------------------------------------------------
-@register("toolgym_multi_turn")
+@register(MULTI_TURN_LOOP)
 class ToolgymMultiTurnAgentLoop(AgentLoopBase):
     """Whole episodes in the row's environment; step rewards per turn, a trajectory reward at the end.
 
@@ -183,19 +147,19 @@ class ToolgymMultiTurnAgentLoop(AgentLoopBase):
         self.trajectory_reward = trajectory_reward
         self.reward_variant = reward_variant
         multi_turn = self.rollout_config.multi_turn
-        self.max_turns = multi_turn.max_assistant_turns or DEFAULT_MAX_TURNS
+        self.max_turns = multi_turn.max_assistant_turns or EpisodeConfig().max_turns  # the paper's limit
         self.max_tool_chars = multi_turn.max_tool_response_length
         self.truncate_side = multi_turn.tool_response_truncate_side
         self.response_length = self.rollout_config.response_length
 
     @rollout_trace_op
     async def run(self, sampling_params: dict[str, Any], priority: int = 0, **kwargs) -> AgentLoopOutput:
-        messages = [dict(m) for m in kwargs["raw_prompt"]]
-        tools = row_tools(kwargs)
-        extra = kwargs.get("extra_info") or {}
-        variant = self.reward_variant or extra.get("reward_variant") or "f1"
-        env = ToolEnv(row_environment(kwargs), _executor(),
-                      EpisodeConfig(max_turns=self.max_turns, reward_variant=str(variant)))
+        state = verl_to_turn(kwargs)
+        messages = [dict(m) for m in state.messages]
+        tools = state.tools or None
+        variant = verl_row_variant(kwargs, self.reward_variant)  # as the reward reads it
+        env = ToolEnv(turn_environment(state), worker_executor(),
+                      EpisodeConfig(max_turns=self.max_turns, reward_variant=variant))
         env.reset()
         metrics: dict[str, Any] = {}
         extra_fields: dict[str, Any] = {}

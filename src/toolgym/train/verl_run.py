@@ -40,12 +40,17 @@ from ..errors import ConfigError
 from ..io import atomic_write_text
 
 ALGOS = ("grpo", "reinforce_plus_plus")
-TRAJECTORY_REWARDS = ("mean", "sum", "solve_f1")  # as toolgym.train.verl_agent (not imported: it needs verl)
-#: verl agent-loop name -> class (the registry file verl's workers read; see toolgym.train.verl_agent).
+# The names verl's workers and toolgym.train.verl_agent share, defined here because this module imports no
+# verl: the loops themselves (verl_agent) need it, the run configuration does not.
+SINGLE_TURN_LOOP = "toolgym_single_turn"  # the paper's recipe: one reply per per-turn prompt
+MULTI_TURN_LOOP = "toolgym_multi_turn"  # whole episodes
+#: verl agent-loop name -> class (the ``_target_`` of the registry file verl's workers read).
 AGENT_LOOPS = {
-    "toolgym_single_turn": "toolgym.train.verl_agent.ToolgymSingleTurnAgentLoop",
-    "toolgym_multi_turn": "toolgym.train.verl_agent.ToolgymMultiTurnAgentLoop",
+    SINGLE_TURN_LOOP: "toolgym.train.verl_agent.ToolgymSingleTurnAgentLoop",
+    MULTI_TURN_LOOP: "toolgym.train.verl_agent.ToolgymMultiTurnAgentLoop",
 }
+#: How the multi-turn loop turns an episode's step rewards into verl's one trajectory reward.
+TRAJECTORY_REWARDS = ("mean", "sum", "solve_f1")
 DATASET_CLASS = ("pkg://toolgym.train.verl_agent", "ToolRowsDataset")
 TRAINER_MODULE = "verl.trainer.main_ppo"
 
@@ -145,7 +150,7 @@ def build_verl_config(cfg: VerlRunConfig) -> dict[str, Any]:
     out = cfg.out.resolve()
     train, val = data_files(cfg)
     tp = cfg.rollout_tp if cfg.rollout_tp is not None else min(2, cfg.gpus)
-    loop = "toolgym_multi_turn" if cfg.multi_turn else "toolgym_single_turn"
+    loop = MULTI_TURN_LOOP if cfg.multi_turn else SINGLE_TURN_LOOP
     c: dict[str, Any] = {
         "algorithm.adv_estimator": cfg.algo,
         "data.train_files": str(train),
@@ -272,9 +277,8 @@ def agent_loop_entries(cfg: VerlRunConfig) -> list[dict[str, Any]]:
     """verl's agent-loop registry file (``agent_loop_config_path``): both toolgym loops, so a row's
     ``agent_name`` column can also pick one."""
     return [
-        {"name": "toolgym_single_turn", "_target_": AGENT_LOOPS["toolgym_single_turn"]},
-        {"name": "toolgym_multi_turn", "_target_": AGENT_LOOPS["toolgym_multi_turn"],
-         "trajectory_reward": cfg.trajectory_reward},
+        {"name": SINGLE_TURN_LOOP, "_target_": AGENT_LOOPS[SINGLE_TURN_LOOP]},
+        {"name": MULTI_TURN_LOOP, "_target_": AGENT_LOOPS[MULTI_TURN_LOOP], "trajectory_reward": cfg.trajectory_reward},
     ]
 
 

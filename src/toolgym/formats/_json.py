@@ -1,0 +1,63 @@
+"""The one JSON helper of the row layouts: columns that hold JSON as a string or as the decoded value.
+
+Row layouts store nested parts (tools, codes, the unsolved set) as JSON strings so that every row has
+the same schema, but a user (or verl, after its own decoding) may hand the same column over as a dict or
+a list. Every codec decodes through :func:`json_column`, so a bad column fails the same way everywhere:
+an :class:`~toolgym.errors.InvalidRecord` (a ``ValueError``) that names the column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ErrorKind, InvalidRecord, RecordError
+
+
+def dumps(value: Any) -> str:
+    """The JSON text of a column (unicode kept, as the paper's data writes it)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def bad_column(column: str, message: str, kind: ErrorKind = ErrorKind.FORMAT) -> InvalidRecord:
+    return InvalidRecord([RecordError(kind, f"{column}: {message}", field=column)])
+
+
+def wrong_type(what: str, exc: Exception) -> InvalidRecord:
+    """A row whose columns decoded but hold values of the wrong type for the record."""
+    return InvalidRecord([RecordError(ErrorKind.SCHEMA, f"not {what}: {exc}")])
+
+
+def json_column(value: Any, column: str) -> Any:
+    """A column's value: JSON text (str or bytes) decoded, anything else as given; empty text is None."""
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise bad_column(column, f"not valid JSON: {exc}", ErrorKind.JSON) from exc
+    return value
+
+
+def object_column(value: Any, column: str) -> dict[str, Any]:
+    """A column that holds a JSON object (a dict or its JSON text); missing is ``{}``."""
+    value = json_column(value, column)
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise bad_column(column, f"must be an object (a dict or its JSON text), got {type(value).__name__}")
+
+
+def list_column(value: Any, column: str) -> list[Any] | None:
+    """A column that holds a JSON array (a list, an array or its JSON text); missing is ``None``."""
+    value = json_column(value, column)
+    if value is None:
+        return None
+    if isinstance(value, (str, Mapping)) or not hasattr(value, "__iter__"):
+        raise bad_column(column, f"must be a list (or its JSON text), got {type(value).__name__}")
+    return list(value)
