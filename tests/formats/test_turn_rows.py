@@ -135,3 +135,18 @@ def test_bad_rows_are_typed_errors_naming_the_column():
         row_to_turn({"codes": "{}"})
     with pytest.raises(InvalidRecord, match="per-turn row"):
         row_to_turn({"codes": "{}", "unsolved_set": '{"f": "not a list"}', "sample": "x"})
+
+
+def test_the_reward_decodes_each_distinct_row_once_and_alike(states):
+    """Rows given as JSON text are decoded once per distinct row (a GRPO step repeats each row per reply);
+    the result is the decoding of the same row given as dicts, and rows that differ never share one."""
+    for i, s in enumerate(states):
+        row = turn_to_verl(s, i)
+        truth, extra = row["reward_model"]["ground_truth"], row["extra_info"]
+        cached = [verl_reward_turn(row["data_source"], r, truth, dict(extra)) for r in ("a", "b")]
+        plain = verl_reward_turn(row["data_source"], "a", json.loads(truth),
+                                 {**extra, "codes": json.loads(extra["codes"]), "rollout_reward_scores": {}})
+        assert cached[0] == plain and cached[1].response == "b"
+        assert cached[0].model_copy(update={"response": "b"}) == cached[1]
+        other = verl_reward_turn(row["data_source"], "a", truth, {**extra, "turn": s.turn + 1, "split": "x"})
+        assert (other.turn, other.split) == (s.turn + 1, "x")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from ..errors import ErrorKind, InvalidRecord, RecordError
@@ -29,6 +30,14 @@ def wrong_type(what: str, exc: Exception) -> InvalidRecord:
     return InvalidRecord([RecordError(ErrorKind.SCHEMA, f"not {what}: {exc}")])
 
 
+@lru_cache(maxsize=1024)
+def _decoded(text: str) -> Any:
+    # A reward batch scores many replies to one prompt (GRPO: 16), and the rows of those replies repeat the
+    # same JSON texts (codes, tools, ground truth); each text is decoded once. The decoded value is shared
+    # between equal texts, so the codecs copy the containers they hand out and never change them.
+    return json.loads(text)
+
+
 def json_column(value: Any, column: str) -> Any:
     """A column's value: JSON text (str or bytes) decoded, anything else as given; empty text is None."""
     if isinstance(value, bytes):
@@ -37,7 +46,7 @@ def json_column(value: Any, column: str) -> Any:
         if not value.strip():
             return None
         try:
-            return json.loads(value)
+            return _decoded(value)
         except json.JSONDecodeError as exc:
             raise bad_column(column, f"not valid JSON: {exc}", ErrorKind.JSON) from exc
     return value

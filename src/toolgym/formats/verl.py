@@ -18,6 +18,7 @@ the model answered there in a trajectory) are not part of a prompt row; ``turns.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -59,7 +60,7 @@ def verl_to_turn(row: Mapping[str, Any]) -> TurnState:
     reward_model = object_column(row.get("reward_model"), "reward_model")
     truth = object_column(reward_model.get("ground_truth"), "reward_model.ground_truth")
     extra = object_column(row.get("extra_info"), "extra_info")
-    raw_codes = extra.get("codes", truth.get("codes"))
+    raw_codes = extra.get("codes") if extra.get("codes") is not None else truth.get("codes")
     if raw_codes is None or truth.get("unsolved_set") is None:
         raise bad_column("extra_info.codes" if raw_codes is None else "reward_model.ground_truth", _NEEDS)
     codes = object_column(raw_codes, "extra_info.codes")
@@ -98,8 +99,42 @@ def verl_reward_turn(data_source: Any, solution_str: Any, ground_truth: Any, ext
     """The turn verl's reward manager describes when it calls ``compute_score(data_source, solution_str,
     ground_truth, extra_info)`` (the row's ``data_source``, ``reward_model.ground_truth`` and
     ``extra_info``), with the reply to score as its ``response``."""
-    row = {"data_source": data_source, "reward_model": {"ground_truth": ground_truth}, "extra_info": extra_info}
-    return verl_to_turn(row).model_copy(update={"response": "" if solution_str is None else solution_str})
+    key = _reward_key(data_source, ground_truth, extra_info)
+    state = _reward_state(data_source, ground_truth, extra_info) if key is None else _cached_reward_state(key)
+    return state.model_copy(update={"response": "" if solution_str is None else solution_str})
+
+
+# What verl_to_turn reads from extra_info. A GRPO step scores many replies to each prompt (16 in the
+# paper), whose rows hold the same texts: the turn is decoded once per distinct row, not once per reply.
+_EXTRA_READ = ("codes", "tools", "split", "env_id", "sample", "turn", "scenario", "prompt_text")
+
+
+def _reward_state(data_source: Any, ground_truth: Any, extra_info: Any) -> TurnState:
+    return verl_to_turn({"data_source": data_source, "reward_model": {"ground_truth": ground_truth},
+                         "extra_info": extra_info})
+
+
+def _reward_key(data_source: Any, ground_truth: Any, extra_info: Any) -> tuple | None:
+    """A hashable key of everything the decoded turn depends on, or None (then it is decoded uncached)."""
+    if not isinstance(ground_truth, str) or not isinstance(extra_info, Mapping):
+        return None
+    ids = extra_info.get("prompt_ids")
+    key = (data_source, ground_truth, tuple(extra_info.get(k) for k in _EXTRA_READ),
+           None if ids is None else tuple(ids))
+    try:
+        hash(key)
+    except TypeError:  # a decoded (dict) column: not a key
+        return None
+    return key
+
+
+@lru_cache(maxsize=1024)
+def _cached_reward_state(key: tuple) -> TurnState:
+    data_source, ground_truth, values, ids = key
+    extra = {k: v for k, v in zip(_EXTRA_READ, values) if v is not None}
+    if ids is not None:
+        extra["prompt_ids"] = list(ids)
+    return _reward_state(data_source, ground_truth, extra)
 
 
 def verl_reward_variant(extra_info: Any, default: str | None = None) -> str:
