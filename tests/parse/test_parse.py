@@ -40,11 +40,15 @@ class TestHermes:
             '<tool_call>{"name": "a"}</tool_call>',
             '<tool_call>{"name": "a", "arguments": 5}</tool_call>',
             '<tool_call>{"name": "a", "arguments": "{not json"}</tool_call>',
-            '<tool_call>{"name": 7, "arguments": {}}</tool_call>',
         ]
         for text in bad:
             p = parse_hermes(text)
             assert p.tool_calls == [] and len(p.malformed) == 1, text
+
+    def test_a_true_name_that_is_not_a_string_is_a_call_as_in_the_reference(self):
+        # parse_qwen keeps {"name": 7} (it only asks that the name be true): a call of no tool, counted in n
+        p = parse_hermes('<tool_call>{"name": 7, "arguments": {}}</tool_call>')
+        assert p.tool_calls == [ToolCall(name="7", arguments={}, id="call_0")] and p.malformed == []
 
     def test_text_between_blocks_is_reported_and_its_block_ignored(self):
         p = parse_hermes(block({"name": "a", "arguments": {}}) + " and " + block({"name": "b", "arguments": {}}))

@@ -5,7 +5,7 @@ objects, and Llama 3.1 JSON tool calls. Parsing never raises; a call that cannot
 in ``malformed`` so the reward can tell.
 """
 
-from ._core import ParsedResponse, clean_response, parse, strip_think
+from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
 from ._hermes import parse_hermes
 from ._llama import parse_llama3
 from ._openai import parse_openai_message
@@ -19,6 +19,7 @@ PARSERS = {
 __all__ = [
     "PARSERS",
     "ParsedResponse",
+    "as_text",
     "clean_response",
     "parse",
     "parse_hermes",

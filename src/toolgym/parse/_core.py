@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,16 +37,40 @@ def clean_response(text: str) -> str:
     return text
 
 
-_THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL)
+_OPEN, _CLOSE = "<think>", "</think>"
 
 
 def strip_think(text: str) -> str:
     """Remove reasoning blocks (Qwen3 ``<think>...</think>``), including an unclosed leading one's
-    closing tag left by templates that open the block in the prompt."""
-    text = _THINK_RE.sub("", text)
-    if "</think>" in text:  # the template opened <think> in the prompt; only the close is generated
-        text = text.split("</think>", 1)[1]
+    closing tag left by templates that open the block in the prompt.
+
+    Each ``<think>`` is closed by the first ``</think>`` after it (the regex ``<think>.*?</think>``), found
+    by one forward scan: a ``<think>`` with no close after it ends the scan, since no later one has a close
+    either. A regex search restarted at every unclosed ``<think>`` is quadratic in the reply's length."""
+    kept: list[str] = []
+    pos = 0
+    while (start := text.find(_OPEN, pos)) != -1:
+        end = text.find(_CLOSE, start + len(_OPEN))
+        if end == -1:
+            break
+        kept.append(text[pos:start])
+        pos = end + len(_CLOSE)
+    if kept:
+        text = "".join(kept) + text[pos:]
+    if _CLOSE in text:  # the template opened <think> in the prompt; only the close is generated
+        text = text.split(_CLOSE, 1)[1]
     return text.lstrip("\n")
+
+
+def as_text(value: Any) -> str:
+    """``str(value)`` for a response that is not text; never raises (an integer of more than 4,300 digits,
+    a deeply nested list or a broken ``__str__`` give a placeholder naming the type)."""
+    if value is None:
+        return ""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 -- whatever a foreign object's __str__ raises, the response is unreadable, not fatal
+        return f"<unprintable {type(value).__name__}>"
 
 
 def parse(response: Any, format: str = "auto") -> ParsedResponse:
@@ -61,7 +84,7 @@ def parse(response: Any, format: str = "auto") -> ParsedResponse:
 
     if isinstance(response, dict) or hasattr(response, "tool_calls"):
         return parse_openai_message(response, text_format="auto" if format in ("auto", "openai") else format)
-    text = "" if response is None else str(response)
+    text = response if isinstance(response, str) else as_text(response)
     if format in ("auto", "openai"):
         if "<tool_call>" in text or "</tool_call>" in text:
             format = "hermes"

@@ -3,15 +3,18 @@
 Which calls are read, and what ``content`` is, follows the paper's ``parse_qwen`` case for case
 (the reward depends on it): the text is cut at the first ``<tool_call>``, split on ``</tool_call>``;
 a piece counts only if it starts with ``<tool_call>``; a block whose JSON does not parse, has no
-name or no arguments is dropped. Unlike the reference, dropped blocks are reported in ``malformed``.
+(or a false) name, or no arguments is dropped, as is one whose arguments cannot be written back as JSON.
+A name that is not a string but is true (``7``, ``[1]``) is a call in the reference, so it is one here,
+named by ``str(name)`` as the reference's error message names it; no tool has such a name, so it
+solves nothing but counts in the step reward's ``n``. Unlike the reference, dropped blocks are reported
+in ``malformed``.
 """
 
 from __future__ import annotations
 
-import json
-
 from ..schema import MalformedCall, ToolCall
 from ._core import ParsedResponse
+from ._json import dumps_model_json, load_model_json
 
 START, END = "<tool_call>", "</tool_call>"
 
@@ -19,28 +22,34 @@ START, END = "<tool_call>", "</tool_call>"
 def _read_block(piece: str) -> tuple[ToolCall | None, str | None]:
     # lstrip with a character set, exactly as the reference does (it also eats e.g. "call" after the tag)
     body = piece.lstrip(START).strip()
-    try:
-        obj = json.loads(body)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        return None, f"invalid JSON in <tool_call>: {exc}"
+    obj, error = load_model_json(body)
+    if error is not None:
+        return None, f"invalid JSON in <tool_call>: {error}"
     if not isinstance(obj, dict):
         return None, f"a tool call must be a JSON object, got {type(obj).__name__}"
     name = obj.get("name")
     if not name:
         return None, "tool call has no name"
-    if not isinstance(name, str):
-        return None, f"tool name must be a string, got {type(name).__name__}"
     if "arguments" not in obj:
         return None, "tool call has no 'arguments'"
     args = obj["arguments"]
     if not isinstance(args, dict):
-        if not isinstance(args, (str, bytes, bytearray)):
+        if not isinstance(args, str):
             return None, f"'arguments' must be an object or a JSON string, got {type(args).__name__}"
-        try:
-            args = json.loads(args)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            return None, f"'arguments' is a string that is not JSON: {exc}"
-    return ToolCall(name=name, arguments=args), None
+        args, error = load_model_json(args)
+        if error is not None:
+            return None, f"'arguments' is a string that is not JSON: {error}"
+    _, error = dumps_model_json(args)
+    if error is not None:
+        return None, f"'arguments' cannot be written as JSON: {error}"
+    return ToolCall(name=name if isinstance(name, str) else _name_text(name), arguments=args), None
+
+
+def _name_text(name: object) -> str:
+    try:
+        return str(name)
+    except (RecursionError, ValueError, MemoryError):  # a deeply nested name; it names no tool either way
+        return type(name).__name__
 
 
 def parse_hermes(text: str) -> ParsedResponse:

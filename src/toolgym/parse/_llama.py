@@ -4,14 +4,13 @@ whitespace, ``;`` or further ``<|python_tag|>`` markers."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..schema import MalformedCall, ToolCall
 from ._core import ParsedResponse
+from ._json import decode_model_json, dumps_model_json, load_model_json
 
 TAG = "<|python_tag|>"
-_decoder = json.JSONDecoder()
 
 
 def _objects(body: str) -> tuple[list[Any], str | None]:
@@ -26,10 +25,9 @@ def _objects(body: str) -> tuple[list[Any], str | None]:
             continue
         if i >= n:
             break
-        try:
-            value, i = _decoder.raw_decode(body, i)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            return out, f"invalid JSON in tool call: {exc}"
+        value, i, error = decode_model_json(body, i)
+        if error is not None:
+            return out, f"invalid JSON in tool call: {error}"
         out.extend(value if isinstance(value, list) else [value])
     return out, None
 
@@ -42,12 +40,14 @@ def _to_call(obj: Any) -> tuple[ToolCall | None, str | None]:
         return None, "tool call has no name"
     args = obj.get("parameters", obj.get("arguments", {}))
     if isinstance(args, str):
-        try:
-            args = json.loads(args) if args.strip() else {}
-        except json.JSONDecodeError as exc:
-            return None, f"'parameters' is a string that is not JSON: {exc}"
+        args, error = load_model_json(args) if args.strip() else ({}, None)
+        if error is not None:
+            return None, f"'parameters' is a string that is not JSON: {error}"
     if args is None:
         args = {}
+    _, error = dumps_model_json(args)
+    if error is not None:
+        return None, f"'parameters' cannot be written as JSON: {error}"
     return ToolCall(name=name, arguments=args), None
 
 
@@ -69,7 +69,8 @@ def parse_llama3(text: str) -> ParsedResponse:
     for value in values:
         call, problem = _to_call(value)
         if call is None:
-            malformed.append(MalformedCall(raw=json.dumps(value, ensure_ascii=False), error=problem or ""))
+            raw, unwritable = dumps_model_json(value)
+            malformed.append(MalformedCall(raw=raw if unwritable is None else f"<{unwritable}>", error=problem or ""))
         else:
             calls.append(call.model_copy(update={"id": f"call_{len(calls)}"}))
     if error is not None:
