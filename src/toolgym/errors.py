@@ -3,6 +3,8 @@
 * :class:`RecordError` is *data*: one problem with one record (line, id, field, kind, message).
   Readers and validators collect them; commands write them to a side file.
 * :class:`InvalidRecord` wraps the record errors of a single record when a caller wants an exception.
+* :class:`DataFileError` is a data file that cannot be read at all (missing, a folder, not the format its
+  name says); its message names the file and the fix.
 * :class:`SandboxUnavailable` is an infrastructure failure of the sandbox (no worker can be started).
 * :class:`ConfigError` is a broken setup; its message says how to fix it.
 
@@ -31,6 +33,7 @@ class ErrorKind(StrEnum):
     CODE_MISSING_FUNCTION = "code_missing_function"  # the code does not define the named function
     SOLUTION = "solution"  # the gold call path names an unknown tool or has non-object arguments
     FORMAT = "format"  # a row of an external layout cannot be mapped to a record
+    DUPLICATE_ID = "duplicate_id"  # another record of the file already has this id
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,11 @@ class InvalidRecord(ToolgymError, ValueError):
         self.errors = list(errors)
         lines = "\n".join(f"  - {e}" for e in self.errors)
         super().__init__(f"invalid record ({len(self.errors)} problem(s)):\n{lines}")
+
+
+class DataFileError(ToolgymError, ValueError):
+    """A data file cannot be read at all (not one bad record: the whole file). The message names the file
+    and says what to give instead."""
 
 
 class ConfigError(ToolgymError):

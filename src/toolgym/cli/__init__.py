@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import typer
 
-from . import _analysis, _bench, _build, _data, _demo, _rollout, _serve, _train, _train_verl, _verify
+from ..errors import ToolgymError
+from . import _analysis, _bench, _build, _common, _data, _demo, _rollout, _serve, _train, _train_verl, _verify
 
 app = typer.Typer(
     name="toolgym",
@@ -40,4 +41,8 @@ app.command("serve-fake")(_serve.serve_fake_cmd)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ToolgymError as exc:  # a bad input or setup that a command did not handle itself: no traceback
+        _common.err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -12,13 +15,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
 
-from ..io import Rejects, read_environments
+from ..errors import DataFileError
+from ..io import Rejects, gc_paused, read_environments
 from ..schema import Environment
 
 console = Console()
@@ -45,23 +50,76 @@ def counter_table(title: str, counts: Counter, key_name: str = "value") -> Table
     return table
 
 
-def rejects_summary(kinds: Counter, rejected: int, path: str | None) -> None:
+def rejects_summary(kinds: Counter, rejected: int, path: str | None, errors: list | None = None,
+                    show: int = 3) -> None:
+    """How many records were rejected, by kind, where the reasons are, and the first ``show`` of ``errors``
+    (each names file, line and field)."""
     if not rejected:
         return
     console.print(f"[yellow]{rejected} record(s) rejected[/]" + (f", reasons in [bold]{path}[/]" if path else ""))
     console.print(counter_table("rejections by kind", kinds, "kind"))
+    for e in (errors or [])[:show]:
+        console.print(f"  [red]invalid[/] {e}", highlight=False)
+
+
+class LoadProgress:
+    """A ``progress(done, total)`` callback for the readers that shows a bar only once a load has taken
+    more than ``after`` seconds: a quick load prints nothing, a slow one never looks like a hang."""
+
+    def __init__(self, label: str, after: float = 1.0):
+        self.label, self.after = label, after
+        self.started = time.monotonic()
+        self._shown = 0.0
+        self._bar: Progress | None = None
+        self._task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.started < self.after or (now - self._shown < 0.1 and done < total):
+            return
+        self._shown = now
+        if self._bar is None:
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=max(total, 1))
+        self._bar.update(self._task, completed=done, total=max(total, 1))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+@contextmanager
+def loading(path: Path, label: str | None = None) -> Iterator[LoadProgress]:
+    """A :class:`LoadProgress` for reading ``path``; a file that cannot be read is a clean error (exit 2)."""
+    bar = LoadProgress(label or f"loading {path.name}")
+    try:
+        yield bar
+    except DataFileError as exc:
+        bar.close()
+        fail(str(exc))
+    finally:
+        bar.close()
 
 
 def load_envs(path: Path, split: str | None = None, limit: int | None = None) -> list[Environment]:
-    """The valid environments of a file (invalid ones counted and skipped); a clean error if there are none."""
+    """The valid environments of a file (invalid ones counted, shown and skipped); a clean error if there are
+    none. Only the records of ``split`` are read, and reading stops after the first ``limit`` of them."""
+    if limit is not None and limit < 0:
+        fail(f"--limit must be 0 or more, got {limit}")
     if not path.exists():
         fail(f"{path} does not exist")
     rejects = Rejects()
-    envs = [e for e in read_environments(path, on_error=rejects) if split is None or e.metadata.split == split]
-    if rejects.records:
-        console.print(f"[yellow]{rejects.records} invalid environment(s) in {path} skipped[/]")
-    if limit is not None:
-        envs = envs[:limit]
+    envs: list[Environment] = []
+    with loading(path) as bar, gc_paused():
+        if limit != 0:
+            for env in read_environments(path, on_error=rejects, split=split, progress=bar):
+                envs.append(env)
+                if limit is not None and len(envs) >= limit:
+                    break
+    rejects_summary(rejects.kinds, rejects.records, None, rejects.errors)
     if not envs:
         fail(f"no environments in {path}" + (f" with split {split!r}" if split else ""))
     return envs

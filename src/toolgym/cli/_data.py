@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..formats import EXPORT_FORMATS, IMPORT_FORMATS, export_file, import_file
 from ..io import Rejects, read_environments
-from ._common import console, counter_table, fail, rejects_summary
+from ._common import console, counter_table, fail, loading, rejects_summary
 
 FormatIn = Annotated[str, typer.Option("--format", "-f", help=f"Layout of IN: {', '.join(IMPORT_FORMATS)}.")]
 FormatOut = Annotated[str, typer.Option("--format", "-f", help=f"Layout of OUT: {', '.join(EXPORT_FORMATS)}.")]
@@ -35,7 +35,8 @@ def import_cmd(
         fail(f"{src} does not exist")
     if format not in IMPORT_FORMATS:
         fail(f"unknown format {format!r}; use --format with one of {', '.join(IMPORT_FORMATS)}")
-    report = import_file(format, src, dst, rejects_path=rejects)
+    with loading(src, f"importing {src.name}") as bar:
+        report = import_file(format, src, dst, rejects_path=rejects, progress=bar)
     console.print(f"imported [bold]{report.written}[/] of {report.read} record(s) into [bold]{report.out}[/]")
     if report.scenarios:
         console.print(counter_table("by scenario", report.scenarios, "scenario"))
@@ -57,7 +58,8 @@ def export_cmd(
     if format not in EXPORT_FORMATS:
         fail(f"unknown format {format!r}; use --format with one of {', '.join(EXPORT_FORMATS)}")
     try:
-        report = export_file(format, src, dst)
+        with loading(src, f"reading {src.name}") as bar:
+            report = export_file(format, src, dst, progress=bar)
     except ValueError as exc:
         fail(str(exc))
     console.print(f"exported [bold]{report.written}[/] record(s) as {format} to [bold]{report.out}[/]")
@@ -81,14 +83,15 @@ def inspect_cmd(
     domains: Counter = Counter()
     n_tools, n_expected, n_turns = [], [], []
     chosen = None
-    for i, env in enumerate(read_environments(path, on_error=rejects)):
-        scenarios[env.scenario or "unknown"] += 1
-        domains[env.metadata.domain or "unknown"] += 1
-        n_tools.append(len(env.tools))
-        n_expected.append(env.needed)
-        n_turns.append(len(env.solution))
-        if (env_id is not None and env.id == env_id) or (env_id is None and i == show):
-            chosen = env
+    with loading(path) as bar:
+        for i, env in enumerate(read_environments(path, on_error=rejects, progress=bar)):
+            scenarios[env.scenario or "unknown"] += 1
+            domains[env.metadata.domain or "unknown"] += 1
+            n_tools.append(len(env.tools))
+            n_expected.append(env.needed)
+            n_turns.append(len(env.solution))
+            if (env_id is not None and env.id == env_id) or (env_id is None and i == show):
+                chosen = env
     total = len(n_tools)
     console.print(f"[bold]{path}[/]: {total} valid environment(s), {rejects.records} invalid")
     if total:
@@ -100,7 +103,7 @@ def inspect_cmd(
         console.print(summary)
         console.print(counter_table("by scenario", scenarios, "scenario"))
         console.print(counter_table("by domain", domains, "domain"))
-    rejects_summary(rejects.kinds, rejects.records, None)
+    rejects_summary(rejects.kinds, rejects.records, None, rejects.errors)
     if chosen is None:
         if env_id is not None:
             fail(f"no valid record with id {env_id}", 1)

@@ -17,7 +17,7 @@ from ..reward import aggregate, replay_messages
 from ..sandbox import EXECUTORS, SandboxLimits, make_executor
 from ..schema import TrajectoryMetrics
 from ..verify import verify_environments
-from ._common import console, counter_table, fail, load_envs, progress, rejects_summary
+from ._common import console, counter_table, fail, load_envs, loading, progress, rejects_summary
 
 ExecutorOpt = Annotated[str, typer.Option(help=f"Where tool code runs: {', '.join(EXECUTORS)}.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Sandbox worker processes (default: CPU count).")]
@@ -51,7 +51,8 @@ def verify_cmd(
     Exits 1 if any environment is invalid or fails."""
     if not path.exists():
         fail(f"{path} does not exist")
-    total = count_records(path)
+    with loading(path):  # a file that cannot be read is a clean error
+        total = count_records(path)
     rejects = Rejects()
     statuses: dict[str, Counter] = {}
     failed_checks: Counter = Counter()
@@ -94,9 +95,7 @@ def verify_cmd(
         for r in failures[:show]:
             lines.add_row(r.env_id, r.scenario or "", r.reason)
         console.print(lines)
-    rejects_summary(rejects.kinds, rejects.records, None)
-    for e in rejects.errors[:show]:
-        console.print(f"  [red]invalid[/] {e}")
+    rejects_summary(rejects.kinds, rejects.records, None, rejects.errors, show)
     passed = sum(c["pass"] for c in statuses.values())
     console.print(f"[bold]{passed}[/] passed, [bold]{len(failures)}[/] failed, [bold]{rejects.records}[/] invalid"
                   + (f"; report: {report}" if report else ""))

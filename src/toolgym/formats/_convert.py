@@ -13,9 +13,11 @@ from typing import Any
 from ..errors import RecordError
 from ..io import (
     JsonlWriter,
+    Progress,
     Rejects,
     atomic_write_text,
     detect_format,
+    gc_paused,
     read_environments,
     save_hf,
     write_environments,
@@ -48,12 +50,13 @@ def default_rejects_path(out: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".rejects.jsonl")
 
 
-def read_any(fmt: str, src: str | os.PathLike, rejects: Rejects, compile_code: bool = True):
+def read_any(fmt: str, src: str | os.PathLike, rejects: Rejects, compile_code: bool = True,
+             progress: Progress | None = None):
     """Environments from ``src`` in layout ``fmt``; bad rows go to ``rejects``."""
     if fmt not in IMPORT_FORMATS:
         raise ValueError(f"unknown import format {fmt!r}; choose one of {', '.join(IMPORT_FORMATS)}")
     yield from read_environments(src, on_error=rejects, compile_code=compile_code, row_reader=IMPORT_FORMATS[fmt],
-                                 format=detect_format(src))
+                                 format=detect_format(src), progress=progress)
 
 
 def _write_streaming_jsonl(dst: Path, envs, report: ConversionReport) -> None:
@@ -75,7 +78,8 @@ def _counted(envs, report: ConversionReport):
 
 
 def import_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
-                rejects_path: str | os.PathLike | None = None, compile_code: bool = True) -> ConversionReport:
+                rejects_path: str | os.PathLike | None = None, compile_code: bool = True,
+                progress: Progress | None = None) -> ConversionReport:
     """Convert ``src`` (layout ``fmt``) into our records at ``dst`` (.jsonl, .parquet or a folder for HF)."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +88,7 @@ def import_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
         rej_path.unlink()
     report = ConversionReport(out=str(dst))
     with Rejects(rej_path) as rejects:
-        envs = _counted(read_any(fmt, src, rejects, compile_code), report)
+        envs = _counted(read_any(fmt, src, rejects, compile_code, progress), report)
         out_fmt = detect_format(dst) if dst.suffix or dst.exists() else "jsonl"
         if out_fmt == "jsonl":
             _write_streaming_jsonl(dst, envs, report)
@@ -96,15 +100,18 @@ def import_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
     report.kinds = rejects.kinds
     report.rejects = str(rej_path) if rejects.records else None
     report.read += rejects.records
+    config = {"command": "import", "format": fmt, "source": str(src)}
+    if not compile_code:  # the code was not checked: readers must not trust this file (see io.is_trusted)
+        config["compile_code"] = False
     report.manifest = str(write_manifest(
-        dst, kind="environments", config={"command": "import", "format": fmt, "source": str(src)},
+        dst, kind="environments", config=config,
         counts={"read": report.read, "written": report.written, "rejected": report.rejected,
                 "by_scenario": dict(report.scenarios), "reject_kinds": dict(report.kinds)}))
     return report
 
 
 def export_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
-                rejects_path: str | os.PathLike | None = None) -> ConversionReport:
+                rejects_path: str | os.PathLike | None = None, progress: Progress | None = None) -> ConversionReport:
     """Write the environments in ``src`` to ``dst`` in layout ``fmt`` (``ftrl`` as .jsonl or .parquet,
     ``verl`` as .parquet, or our own records as jsonl/parquet/hf)."""
     if fmt not in EXPORT_FORMATS:
@@ -115,8 +122,8 @@ def export_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
     rej_path = Path(rejects_path) if rejects_path else default_rejects_path(dst)
     if rej_path.exists():
         rej_path.unlink()
-    with Rejects(rej_path) as rejects:
-        envs: list[Environment] = list(_counted(read_environments(src, on_error=rejects), report))
+    with Rejects(rej_path) as rejects, gc_paused():
+        envs: list[Environment] = list(_counted(read_environments(src, on_error=rejects, progress=progress), report))
     report.rejected = rejects.records
     report.kinds = rejects.kinds
     report.rejects = str(rej_path) if rejects.records else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import safe_json
 from ..errors import ErrorKind, RecordError
 from ..schema import SCENARIOS, Environment
 from ._json import dumps
@@ -46,12 +47,11 @@ def ftrl_to_env_data(row: dict[str, Any]) -> tuple[dict[str, Any], list[RecordEr
             errors.append(RecordError(ErrorKind.FORMAT, f"column {column!r} is missing", field=column))
             continue
         if isinstance(raw, str):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                errors.append(RecordError(ErrorKind.JSON, f"column {column!r} is not valid JSON: {exc}", field=column))
+            value, why = safe_json.loads(raw, deep=True)
+            if why is not None:
+                errors.append(RecordError(ErrorKind.JSON, f"column {column!r} is not valid JSON: {why}", field=column))
                 continue
-            if dumps(value) != raw:
+            if safe_json.dumps(value, deep=True)[0] != raw:
                 keep[f"raw_{column}"] = raw
         else:
             value = raw
@@ -59,12 +59,11 @@ def ftrl_to_env_data(row: dict[str, Any]) -> tuple[dict[str, Any], list[RecordEr
         data[field] = value
     messages = row.get("messages")
     if isinstance(messages, str):
-        try:
-            messages = json.loads(messages)
+        messages, why = safe_json.loads(messages, deep=True)
+        if why is None:
             keep["messages_as_string"] = True
-        except json.JSONDecodeError as exc:
-            errors.append(RecordError(ErrorKind.JSON, f"column 'messages' is not valid JSON: {exc}", field="messages"))
-            messages = None
+        else:
+            errors.append(RecordError(ErrorKind.JSON, f"column 'messages' is not valid JSON: {why}", field="messages"))
     question = None
     if isinstance(messages, list):
         question = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"), None)
@@ -87,10 +86,9 @@ def ftrl_to_env_data(row: dict[str, Any]) -> tuple[dict[str, Any], list[RecordEr
         keep["columns"] = unknown
     solution = row.get("solution")
     if isinstance(solution, str):
-        try:
-            solution = json.loads(solution)
-        except json.JSONDecodeError as exc:
-            return {}, [RecordError(ErrorKind.JSON, f"column 'solution' is not valid JSON: {exc}", field="solution")]
+        solution, why = safe_json.loads(solution, deep=True)
+        if why is not None:
+            return {}, [RecordError(ErrorKind.JSON, f"column 'solution' is not valid JSON: {why}", field="solution")]
     data.update(
         question=question,
         answer=row.get("answer"),

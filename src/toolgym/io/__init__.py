@@ -1,12 +1,17 @@
 """Storage: JSONL (default, streaming, append-only), parquet, Hugging Face datasets, and manifests."""
 
-from .jsonl import JsonlWriter, iter_jsonl, repair_tail
+from .jsonl import JsonlWriter, iter_jsonl, json_line, repair_tail
 from .manifest import atomic_write_text, manifest_path, read_manifest, sha256_of, write_manifest
 from .records import (
     FORMATS,
+    VALIDATED_KINDS,
+    Progress,
     Rejects,
+    check_source,
     count_records,
     detect_format,
+    gc_paused,
+    is_trusted,
     iter_rows,
     read_environments,
     read_trajectories,
@@ -16,15 +21,21 @@ from .tables import env_to_row, iter_parquet, row_to_env_data, save_hf, to_hf_da
 
 __all__ = [
     "FORMATS",
+    "VALIDATED_KINDS",
     "JsonlWriter",
+    "Progress",
     "Rejects",
     "atomic_write_text",
+    "check_source",
     "count_records",
     "detect_format",
     "env_to_row",
+    "gc_paused",
+    "is_trusted",
     "iter_jsonl",
     "iter_parquet",
     "iter_rows",
+    "json_line",
     "manifest_path",
     "read_environments",
     "read_manifest",

@@ -5,6 +5,14 @@ opened with ``O_APPEND``, so a killed process leaves whole lines behind. If an e
 off mid-line anyway (power loss, a foreign writer), opening the file for appending moves that partial
 line to ``<file>.partial`` (nothing is lost) and reports it; reading reports it as a ``truncated``
 error instead of failing on it.
+
+Text that is not valid Unicode never stops a write and is never lost. A lone surrogate (``chr(0xD800)``, as a
+tool or a model may produce) cannot be encoded as UTF-8; such a character is written as its JSON escape
+``\\ud800``, which every JSON reader reads back as the same character (two lone halves of a pair come back as
+the one character they form). Values nested deeper than the serialisers' own limits are written by the
+standard library instead, up to :data:`toolgym.safe_json.DEPTH` levels. On reading, a line that is not UTF-8
+or not JSON is reported with its text kept byte for byte (undecodable bytes as surrogate escapes, which
+``str.encode("utf-8", "surrogateescape")`` turns back into the original bytes).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import safe_json
 from ..errors import ErrorKind, RecordError
 
 ErrorSink = Callable[[RecordError, Any], None]
@@ -36,22 +45,28 @@ def iter_jsonl(path: str | os.PathLike, on_error: ErrorSink | None = None) -> It
         for number, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
-            if not raw.endswith(b"\n"):
-                # Only the last line can lack a newline; a complete JSON value there is still accepted.
-                try:
-                    value = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    on_error(RecordError(ErrorKind.TRUNCATED,
-                                         "the last line is incomplete (an interrupted write); it was skipped",
-                                         line=number, source=source), raw.decode("utf-8", "replace"))
-                    continue
+            value, error = read_line(raw, number, source)
+            if error is None:
                 yield number, value
-                continue
-            try:
-                yield number, json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                on_error(RecordError(ErrorKind.JSON, f"not valid JSON: {exc}", line=number, source=source),
-                         raw.decode("utf-8", "replace").rstrip("\n"))
+            else:
+                on_error(error, raw_text(raw))
+
+
+def read_line(raw: bytes, number: int, source: str) -> tuple[Any, RecordError | None]:
+    """The JSON value of one line, or the problem with it. Only the last line of a file can lack its
+    newline: a complete JSON value there is still accepted, anything else is an interrupted write."""
+    value, why = safe_json.loads(raw, deep=True)
+    if why is None:
+        return value, None
+    if not raw.endswith(b"\n"):
+        return None, RecordError(ErrorKind.TRUNCATED, "the last line is incomplete (an interrupted write); it was "
+                                 "skipped", line=number, source=source)
+    return None, RecordError(ErrorKind.JSON, f"not valid JSON: {why}", line=number, source=source)
+
+
+def raw_text(raw: bytes) -> str:
+    """A line's text for a reject file, byte for byte (bytes that are not UTF-8 become surrogate escapes)."""
+    return raw.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
 def repair_tail(path: str | os.PathLike) -> int:
@@ -86,6 +101,23 @@ def repair_tail(path: str | os.PathLike) -> int:
     return size - cut
 
 
+def json_line(record: Any) -> bytes:
+    """One complete line for ``record`` (a pydantic model, or plain JSON data): what :class:`JsonlWriter`
+    writes. Never fails on text or nesting (see the module's docstring); a value that is not JSON data at
+    all (an arbitrary object) is a programming error and raises ``TypeError``."""
+    model = hasattr(record, "model_dump_json")
+    try:
+        line = record.model_dump_json() if model else json.dumps(record, ensure_ascii=False)
+        return (line + "\n").encode("utf-8")
+    except (ValueError, RecursionError):  # a lone surrogate; nesting past pydantic's serialisation depth
+        pass
+    data = record.model_dump() if model else record
+    options = {"separators": (",", ":")} if model else {}
+    with safe_json.headroom():
+        line = json.dumps(data, ensure_ascii=False, **options)
+    return (line + "\n").encode("utf-8", "backslashreplace")
+
+
 class JsonlWriter:
     """Append-only JSONL writer. Each :meth:`write` is durable once it returns (with ``fsync=True``)
     or at least complete in the file (always)."""
@@ -102,12 +134,7 @@ class JsonlWriter:
         self.count = 0
 
     def write(self, record: Any) -> None:
-        if hasattr(record, "model_dump_json"):
-            line = record.model_dump_json()
-        else:
-            line = json.dumps(record, ensure_ascii=False)
-        data = (line + "\n").encode("utf-8")
-        view = memoryview(data)
+        view = memoryview(json_line(record))
         while view:
             n = os.write(self._fd, view)
             view = view[n:]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import safe_json
 from ..errors import ConfigError, ErrorKind, RecordError
 
 ENV_SCALARS = ("id", "scenario", "question", "answer")
@@ -37,10 +38,9 @@ def row_to_env_data(row: dict[str, Any]) -> tuple[dict[str, Any], list[RecordErr
     for k in ENV_NESTED:
         value = row.get(k)
         if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                errors.append(RecordError(ErrorKind.JSON, f"column {k!r} is not valid JSON: {exc}", field=k))
+            value, why = safe_json.loads(value, deep=True)
+            if why is not None:
+                errors.append(RecordError(ErrorKind.JSON, f"column {k!r} is not valid JSON: {why}", field=k))
                 continue
         if value is not None:
             data[k] = value

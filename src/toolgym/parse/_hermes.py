@@ -12,9 +12,9 @@ in ``malformed``.
 
 from __future__ import annotations
 
+from .. import safe_json
 from ..schema import MalformedCall, ToolCall
 from ._core import ParsedResponse
-from ._json import dumps_model_json, load_model_json
 
 START, END = "<tool_call>", "</tool_call>"
 
@@ -22,7 +22,7 @@ START, END = "<tool_call>", "</tool_call>"
 def _read_block(piece: str) -> tuple[ToolCall | None, str | None]:
     # lstrip with a character set, exactly as the reference does (it also eats e.g. "call" after the tag)
     body = piece.lstrip(START).strip()
-    obj, error = load_model_json(body)
+    obj, error = safe_json.loads(body)
     if error is not None:
         return None, f"invalid JSON in <tool_call>: {error}"
     if not isinstance(obj, dict):
@@ -36,10 +36,10 @@ def _read_block(piece: str) -> tuple[ToolCall | None, str | None]:
     if not isinstance(args, dict):
         if not isinstance(args, str):
             return None, f"'arguments' must be an object or a JSON string, got {type(args).__name__}"
-        args, error = load_model_json(args)
+        args, error = safe_json.loads(args)
         if error is not None:
             return None, f"'arguments' is a string that is not JSON: {error}"
-    _, error = dumps_model_json(args)
+    _, error = safe_json.dumps(args)
     if error is not None:
         return None, f"'arguments' cannot be written as JSON: {error}"
     return ToolCall(name=name if isinstance(name, str) else _name_text(name), arguments=args), None

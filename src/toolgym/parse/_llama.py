@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import safe_json
 from ..schema import MalformedCall, ToolCall
 from ._core import ParsedResponse
-from ._json import decode_model_json, dumps_model_json, load_model_json
 
 TAG = "<|python_tag|>"
 
@@ -25,7 +25,7 @@ def _objects(body: str) -> tuple[list[Any], str | None]:
             continue
         if i >= n:
             break
-        value, i, error = decode_model_json(body, i)
+        value, i, error = safe_json.decode_at(body, i)
         if error is not None:
             return out, f"invalid JSON in tool call: {error}"
         out.extend(value if isinstance(value, list) else [value])
@@ -40,12 +40,12 @@ def _to_call(obj: Any) -> tuple[ToolCall | None, str | None]:
         return None, "tool call has no name"
     args = obj.get("parameters", obj.get("arguments", {}))
     if isinstance(args, str):
-        args, error = load_model_json(args) if args.strip() else ({}, None)
+        args, error = safe_json.loads(args) if args.strip() else ({}, None)
         if error is not None:
             return None, f"'parameters' is a string that is not JSON: {error}"
     if args is None:
         args = {}
-    _, error = dumps_model_json(args)
+    _, error = safe_json.dumps(args)
     if error is not None:
         return None, f"'parameters' cannot be written as JSON: {error}"
     return ToolCall(name=name, arguments=args), None
@@ -69,7 +69,7 @@ def parse_llama3(text: str) -> ParsedResponse:
     for value in values:
         call, problem = _to_call(value)
         if call is None:
-            raw, unwritable = dumps_model_json(value)
+            raw, unwritable = safe_json.dumps(value)
             malformed.append(MalformedCall(raw=raw if unwritable is None else f"<{unwritable}>", error=problem or ""))
         else:
             calls.append(call.model_copy(update={"id": f"call_{len(calls)}"}))

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import safe_json
 from ..schema import MalformedCall, ToolCall
 from ._core import ParsedResponse, as_text
-from ._json import dumps_model_json, load_model_json
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -85,12 +85,12 @@ def _read_call(item: Any, i: int) -> tuple[ToolCall | None, MalformedCall | None
         args = {}
     elif isinstance(args, str):
         raw_args = args
-        args, error = load_model_json(raw_args)
+        args, error = safe_json.loads(raw_args)
         if error is not None:
             return None, MalformedCall(raw=raw_args, error=f"arguments are not valid JSON: {error}")
         if args is None:
             args = {}
-    _, error = dumps_model_json(args)
+    _, error = safe_json.dumps(args)
     if error is not None:
         return None, MalformedCall(raw=_raw(item), error=f"arguments cannot be written as JSON: {error}")
     return ToolCall(name=name, arguments=args, id=call_id), None
@@ -103,5 +103,5 @@ def _raw(item: Any) -> str:
             item = item.model_dump()
         except Exception:  # noqa: BLE001 -- a foreign object that cannot dump itself
             return as_text(item)
-    text, error = dumps_model_json(item)
+    text, error = safe_json.dumps(item)
     return text if error is None else as_text(item)

@@ -17,7 +17,7 @@ from ._environment import (
 from ._tools import tool_function, tool_name, wrap_tool
 from ._trajectory import RewardBranch, Step, ToolResult, Trajectory, TrajectoryMetrics, TrajectoryStatus
 from ._turn import TurnState
-from ._validate import parse_environment, validate_environment, validate_tool_schema
+from ._validate import build_environment, parse_environment, validate_environment, validate_tool_schema
 
 __all__ = [
     "IDENTITY_FIELDS",
@@ -35,6 +35,7 @@ __all__ = [
     "TrajectoryMetrics",
     "TrajectoryStatus",
     "TurnState",
+    "build_environment",
     "canonical_json",
     "content_id",
     "parse_environment",

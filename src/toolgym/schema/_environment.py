@@ -45,7 +45,8 @@ def canonical_json(value: Any) -> str:
 def content_id(content: dict[str, Any]) -> str:
     """Stable id from the identity fields of a record given as plain JSON data."""
     payload = canonical_json({k: content.get(k) for k in IDENTITY_FIELDS})
-    return "env_" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
+    # surrogatepass: text holding a lone surrogate (valid JSON, not valid UTF-8) still gets an id
+    return "env_" + hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 def _solution_json(solution: Any) -> Any:
