@@ -192,3 +192,19 @@ def test_rejects_of_surrogate_text_are_written(tmp_path):
         rejects(pytest.importorskip("toolgym.errors").RecordError(ErrorKind.JSON, "bad"), "x\ud800")
     (line,) = [v for _, v in iter_jsonl(tmp_path / "r.jsonl")]
     assert line["raw"] == "x\ud800"
+
+
+def test_environments_with_lone_surrogates_are_read_written_and_exported(tmp_path, samples):
+    from toolgym.formats import export_file
+    from toolgym.io import write_environments
+
+    data = _data(samples, question="Where is x\ud800y?")
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(data) + "\n")
+    (env,) = read_environments(path)
+    assert env.question == "Where is x\ud800y?" and env.id.startswith("env_")
+    write_environments(tmp_path / "out.jsonl", [env])
+    assert list(read_environments(tmp_path / "out.jsonl")) == [env]
+    export_file("ftrl", tmp_path / "out.jsonl", tmp_path / "ftrl.jsonl")
+    (row,) = [v for _, v in iter_jsonl(tmp_path / "ftrl.jsonl")]
+    assert row["messages"][0]["content"] == "Where is x\ud800y?"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from ..io import (
     atomic_write_text,
     detect_format,
     gc_paused,
+    json_line,
     read_environments,
     save_hf,
     write_environments,
@@ -140,7 +140,7 @@ def export_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
         elif out_fmt == "hf":
             save_hf(dst, rows)
         else:
-            atomic_write_text(dst, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            atomic_write_text(dst, b"".join(json_line(r) for r in rows).decode("utf-8"))
         report.written = len(rows)
     report.manifest = str(write_manifest(
         dst, kind=f"environments/{fmt}", config={"command": "export", "format": fmt, "source": str(src)},

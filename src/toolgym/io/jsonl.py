@@ -21,10 +21,10 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import safe_json
-from ..errors import ErrorKind, RecordError
+from ..errors import DataFileError, ErrorKind, RecordError
 
 ErrorSink = Callable[[RecordError, Any], None]
 """Receives a problem and the raw data it concerns (text for unreadable lines)."""
@@ -41,7 +41,7 @@ def iter_jsonl(path: str | os.PathLike, on_error: ErrorSink | None = None) -> It
     (default: raise :class:`InvalidRecord`); blank lines are skipped."""
     on_error = on_error or _raise
     source = str(path)
-    with open(path, "rb") as f:
+    with open_jsonl(path) as f:
         for number, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
@@ -50,6 +50,22 @@ def iter_jsonl(path: str | os.PathLike, on_error: ErrorSink | None = None) -> It
                 yield number, value
             else:
                 on_error(error, raw_text(raw))
+
+
+def open_jsonl(path: str | os.PathLike) -> BinaryIO:
+    """``path`` opened for reading lines, or :class:`DataFileError` saying why it cannot be."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 -- returned to the caller, who closes it
+    except FileNotFoundError:
+        raise DataFileError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path} is a folder, not a JSONL file") from None
+    except OSError as exc:
+        raise DataFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if f.peek(4)[:4] == b"PAR1":
+        f.close()
+        raise DataFileError(f"{path} is a parquet file, not JSON lines; name it .parquet")
+    return f
 
 
 def read_line(raw: bytes, number: int, source: str) -> tuple[Any, RecordError | None]:

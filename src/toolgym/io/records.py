@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from ..errors import DataFileError, ErrorKind, RecordError
 from ..schema import Environment, Trajectory, build_environment, validate_environment
-from .jsonl import ErrorSink, JsonlWriter, _raise, raw_text, read_line
+from .jsonl import ErrorSink, JsonlWriter, _raise, json_line, open_jsonl, raw_text, read_line
 from .manifest import atomic_write_text, read_manifest, sha256_of
 from .tables import is_hf_dir, iter_hf, iter_parquet, row_to_env_data, rows_of, save_hf, write_parquet
 
@@ -67,28 +67,31 @@ def check_source(path: str | os.PathLike, format: str | None = None) -> str:
     """The format of an input ``path`` (``format`` if given), after making sure it can be read as that;
     :class:`DataFileError` otherwise."""
     p = Path(path)
-    if not p.exists():
-        raise DataFileError(f"{p} does not exist")
     fmt = format or detect_format(p)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if p.is_dir():
-        if fmt != "hf" or not is_hf_dir(p):
+    if fmt == "jsonl":
+        open_jsonl(p).close()
+        return fmt
+    if not p.exists():
+        raise DataFileError(f"{p} does not exist")
+    if fmt == "hf":
+        if not p.is_dir():
+            raise DataFileError(f"{p} is a file, not a folder saved with datasets' save_to_disk")
+        if not is_hf_dir(p):
             raise DataFileError(f"{p} is a folder, not a dataset saved with datasets' save_to_disk (it has no "
                                 "dataset_info.json or dataset_dict.json); give a .jsonl or .parquet file")
         return fmt
-    if fmt == "hf":
-        raise DataFileError(f"{p} is a file, not a folder saved with datasets' save_to_disk")
     try:
         with open(p, "rb") as f:
             head = f.read(4)
+    except IsADirectoryError:
+        raise DataFileError(f"{p} is a folder, not a parquet file") from None
     except OSError as exc:
         raise DataFileError(f"{p} cannot be read: {exc.strerror or exc}") from None
-    if fmt == "parquet" and head != _PARQUET_MAGIC:
+    if head != _PARQUET_MAGIC:
         raise DataFileError(f"{p} is named .parquet but is not a parquet file (it starts with {head!r}); if it "
                             "holds JSON lines, name it .jsonl")
-    if fmt == "jsonl" and head == _PARQUET_MAGIC:
-        raise DataFileError(f"{p} is a parquet file; name it .parquet")
     return fmt
 
 
@@ -109,7 +112,7 @@ def _rows(path: Path, fmt: str, on_error: ErrorSink, keep: bytes | None) -> Iter
     source = str(path)
     if fmt == "jsonl":
         done = 0
-        with open(path, "rb") as f:
+        with open_jsonl(path) as f:
             for number, raw in enumerate(f, start=1):
                 done += len(raw)
                 if (keep is not None and keep not in raw) or not raw.strip():
@@ -266,7 +269,6 @@ def gc_paused() -> Iterator[None]:
 def read_trajectories(path: str | os.PathLike, *, on_error: ErrorSink | None = None) -> Iterator[Trajectory]:
     on_error = on_error or _raise
     path = Path(path)
-    check_source(path, "jsonl")
     source = str(path)
     for line, raw, _, _ in _rows(path, "jsonl", on_error, None):
         try:
@@ -282,7 +284,7 @@ def write_environments(path: str | os.PathLike, envs: Iterable[Environment], *, 
     fmt = format or detect_format(path)
     envs = list(envs)
     if fmt == "jsonl":
-        atomic_write_text(path, "".join(e.model_dump_json() + "\n" for e in envs))
+        atomic_write_text(path, b"".join(json_line(e) for e in envs).decode("utf-8"))
     elif fmt == "parquet":
         write_parquet(path, rows_of(envs))
     elif fmt == "hf":
