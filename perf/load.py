@@ -5,8 +5,9 @@ reused while its manifest says it is complete):
 
 * baseline: ``json.loads`` of every line, nothing kept (the floor any reader of the file pays);
 * sha256 of the file (what deciding to trust it costs);
-* stream: ``read_environments`` consumed one by one (the file is trusted: its manifest's digest matches);
-* load: the records into a list, as commands load them (``load_envs``);
+* stream: ``read_environments`` consumed one by one (the file is trusted: its manifest's digest matches), with
+  the garbage collector on (a library user's loop) and paused (how ``inspect`` and ``import`` read);
+* load: the records into a list, as commands load them (``load_envs``, collector paused);
 * one split: only ``metadata.split == "test"``, as ``eval --split test`` reads;
 * full check: the same records in a copy without a manifest (schemas against the metaschema, code compiled),
   on the first ``--check`` records, in a fresh process so that no cache of an earlier read helps.
@@ -75,6 +76,13 @@ def load(path: Path) -> int:
         return len(list(read_environments(path)))
 
 
+def stream(path: Path, paused: bool) -> int:
+    if not paused:
+        return sum(1 for _ in read_environments(path))
+    with gc_paused():
+        return sum(1 for _ in read_environments(path))
+
+
 _CHECK = """
 import json, sys, time
 from toolgym.io import read_environments
@@ -122,17 +130,19 @@ def main() -> None:
         path = built_file(n, args.cache, args.workers)
         assert is_trusted(path), f"{path} should match its manifest"
         size = path.stat().st_size
-        base, lines = best(lambda: baseline(path), args.repeat)
-        digest, _ = best(lambda: sha256(path), args.repeat)
-        stream, count = best(lambda: sum(1 for _ in read_environments(path)), args.repeat)
-        listed, _ = best(lambda: load(path), args.repeat)
-        split, tests = best(lambda: sum(1 for _ in read_environments(path, split="test")), args.repeat)
+        base, lines = best(lambda p=path: baseline(p), args.repeat)
+        digest, _ = best(lambda p=path: sha256(p), args.repeat)
+        streamed, count = best(lambda p=path: stream(p, False), args.repeat)
+        paused, _ = best(lambda p=path: stream(p, True), args.repeat)
+        listed, _ = best(lambda p=path: load(p), args.repeat)
+        split, tests = best(lambda p=path: sum(1 for _ in read_environments(p, split="test")), args.repeat)
         check = full_check(path, min(args.check, n))
         print(f"\n{n:,} environments, {size / 1e6:,.0f} MB ({path})")
         print("| read | records | time | env/s | vs json.loads |\n|---|---:|---:|---:|---:|")
         print(row("baseline: json.loads of every line", base, lines, base))
         print(row("sha256 of the file (trust check)", digest, lines, base))
-        print(row("stream (trusted)", stream, count, base))
+        print(row("stream (trusted)", streamed, count, base))
+        print(row("stream, collector paused (trusted; inspect, import)", paused, count, base))
         print(row("load into a list (trusted, load_envs)", listed, count, base))
         print(row('one split ("test", trusted)', split, tests, base) + f" ({tests:,} of {count:,} records)")
         print(row(f"full check, untrusted (first {check['n']:,})", check["seconds"], check["n"], check["baseline"]))

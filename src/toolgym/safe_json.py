@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,18 +39,7 @@ def headroom(levels: int = DEPTH) -> Iterator[None]:
 def loads(text: str | bytes, *, deep: bool = False) -> tuple[Any, str | None]:
     """``(value, None)``, or ``(None, why)`` when ``text`` is not JSON that can be read. With ``deep``, a value
     nested too deeply for the caller's stack is read again with :func:`headroom` before it is refused."""
-    try:
-        return json.loads(text), None
-    except RecursionError:
-        if not deep:
-            return None, describe(RecursionError())
-    except _ERRORS as exc:
-        return None, describe(exc)
-    with headroom():
-        try:
-            return json.loads(text), None
-        except _ERRORS as exc:
-            return None, describe(exc)
+    return _attempt(lambda: json.loads(text), deep)
 
 
 def decode_at(text: str, pos: int) -> tuple[Any, int, str | None]:
@@ -65,8 +54,12 @@ def decode_at(text: str, pos: int) -> tuple[Any, int, str | None]:
 def dumps(value: Any, *, deep: bool = False, **options: Any) -> tuple[str | None, str | None]:
     """``(json.dumps(value, ensure_ascii=False, **options), None)``, or ``(None, why)``; ``deep`` as in
     :func:`loads`."""
+    return _attempt(lambda: json.dumps(value, ensure_ascii=False, **options), deep)
+
+
+def _attempt(fn: Callable[[], Any], deep: bool) -> tuple[Any, str | None]:
     try:
-        return json.dumps(value, ensure_ascii=False, **options), None
+        return fn(), None
     except RecursionError:
         if not deep:
             return None, describe(RecursionError())
@@ -74,7 +67,7 @@ def dumps(value: Any, *, deep: bool = False, **options: Any) -> tuple[str | None
         return None, describe(exc)
     with headroom():
         try:
-            return json.dumps(value, ensure_ascii=False, **options), None
+            return fn(), None
         except _ERRORS as exc:
             return None, describe(exc)
 

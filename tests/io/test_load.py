@@ -241,3 +241,20 @@ def test_schemas_of_one_shape_get_their_own_verdicts(params, data):
             if len(problems) == len(errors):
                 direct = _direct(p)
                 assert problems == ([f"not a valid JSON schema: {direct}"] if direct else [])
+
+
+def test_split_reading_of_a_trusted_file_reports_true_line_numbers(tmp_path, samples):
+    def split(env, name):
+        return env.model_copy(update={"metadata": env.metadata.model_copy(update={"split": name})})
+
+    test = split(samples[2], "test")
+    lines = [split(samples[0], "train"), split(samples[1], "train"), test, split(samples[3], "train"), test]
+    path = tmp_path / "envs.jsonl"
+    path.write_text("\n".join(e.model_dump_json() for e in lines[:3]) + "\n\n" +
+                    "\n".join(e.model_dump_json() for e in lines[3:]))  # a blank line, no final newline
+    write_manifest(path, kind="environments")
+    assert is_trusted(path)
+    rejects = Rejects()
+    assert [e.id for e in read_environments(path, split="test", on_error=rejects)] == [test.id]
+    (dup,) = rejects.errors
+    assert dup.line == 6 and "identical copy of the record on line 3" in dup.message

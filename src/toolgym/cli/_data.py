@@ -14,7 +14,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from ..formats import EXPORT_FORMATS, IMPORT_FORMATS, export_file, import_file
-from ..io import Rejects, read_environments
+from ..io import Rejects, gc_paused, read_environments
 from ._common import console, counter_table, fail, loading, rejects_summary
 
 FormatIn = Annotated[str, typer.Option("--format", "-f", help=f"Layout of IN: {', '.join(IMPORT_FORMATS)}.")]
@@ -83,7 +83,7 @@ def inspect_cmd(
     domains: Counter = Counter()
     n_tools, n_expected, n_turns = [], [], []
     chosen = None
-    with loading(path) as bar:
+    with loading(path) as bar, gc_paused():  # the loop keeps nothing: no garbage cycles to collect
         for i, env in enumerate(read_environments(path, on_error=rejects, progress=bar)):
             scenarios[env.scenario or "unknown"] += 1
             domains[env.metadata.domain or "unknown"] += 1

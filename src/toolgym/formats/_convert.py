@@ -87,7 +87,7 @@ def import_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
     if rej_path.exists():
         rej_path.unlink()
     report = ConversionReport(out=str(dst))
-    with Rejects(rej_path) as rejects:
+    with Rejects(rej_path) as rejects, gc_paused():
         envs = _counted(read_any(fmt, src, rejects, compile_code, progress), report)
         out_fmt = detect_format(dst) if dst.suffix or dst.exists() else "jsonl"
         if out_fmt == "jsonl":

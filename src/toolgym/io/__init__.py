@@ -1,17 +1,24 @@
 """Storage: JSONL (default, streaming, append-only), parquet, Hugging Face datasets, and manifests."""
 
 from .jsonl import JsonlWriter, iter_jsonl, json_line, repair_tail
-from .manifest import atomic_write_text, manifest_path, read_manifest, sha256_of, write_manifest
+from .manifest import (
+    VALIDATED_KINDS,
+    Trust,
+    atomic_write_text,
+    is_trusted,
+    manifest_path,
+    read_manifest,
+    sha256_of,
+    write_manifest,
+)
 from .records import (
     FORMATS,
-    VALIDATED_KINDS,
     Progress,
     Rejects,
     check_source,
     count_records,
     detect_format,
     gc_paused,
-    is_trusted,
     iter_rows,
     read_environments,
     read_trajectories,
@@ -25,6 +32,7 @@ __all__ = [
     "JsonlWriter",
     "Progress",
     "Rejects",
+    "Trust",
     "atomic_write_text",
     "check_source",
     "count_records",

@@ -3,6 +3,9 @@
 ``<data>.manifest.json`` records the toolgym version, the command's configuration and seed, record
 counts, the sha256 of the data and the versions of the main libraries, so a dataset can be traced and
 reproduced. Written atomically (temporary file + rename).
+
+A manifest also lets a reader trust its data (:class:`Trust`): a file whose manifest is of a kind written
+only with checked records, and whose sha256 is the one the manifest holds, is exactly what toolgym wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -96,3 +100,76 @@ def read_manifest(data_path: str | os.PathLike) -> dict[str, Any] | None:
     if not p.exists():
         return None
     return json.loads(p.read_text(encoding="utf-8"))
+
+
+#: Manifest kinds written only with records that passed validation: a build (every record verified in the
+#: sandbox), an import and an export of our own layout (every record read through ``read_environments``),
+#: the demo's samples.
+VALIDATED_KINDS = frozenset({"build", "environments", "environments/jsonl", "environments/parquet",
+                             "environments/hf"})
+
+
+def _validated_digest(data_path: str | os.PathLike) -> str | None:
+    """The sha256 the manifest of ``data_path`` promises, if it is a manifest of checked records."""
+    try:
+        manifest = read_manifest(data_path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("kind") not in VALIDATED_KINDS:
+        return None
+    config = manifest.get("config")
+    if isinstance(config, dict) and config.get("compile_code") is False:  # imported without the code check
+        return None
+    digest = manifest.get("sha256")
+    return digest if isinstance(digest, str) else None
+
+
+class Trust:
+    """Whether a data file may be read without checking its records again: its manifest is of a checked kind
+    and the file's sha256 -- recomputed, since a manifest may be stale -- is the manifest's. The digest is
+    computed in a background thread (hashlib releases the GIL), so a reader parses records meanwhile."""
+
+    def __init__(self, data_path: str | os.PathLike):
+        self._expected = _validated_digest(data_path)
+        self._verdict = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self._expected is not None:
+            self._thread = threading.Thread(target=self._hash, args=(Path(data_path),), daemon=True,
+                                            name="toolgym-trust")
+            self._thread.start()
+
+    def _hash(self, path: Path) -> None:
+        try:
+            if path.is_dir():
+                digest = sha256_of(path)
+            else:
+                h = hashlib.sha256()
+                with open(path, "rb") as f:
+                    while not self._stop.is_set() and (block := f.read(1 << 22)):
+                        h.update(block)
+                if self._stop.is_set():
+                    return
+                digest = h.hexdigest()
+        except OSError:
+            return
+        self._verdict = digest == self._expected
+
+    def decided(self) -> bool:
+        return self._thread is None or not self._thread.is_alive()
+
+    def wait(self) -> bool:
+        """The verdict (waits for the digest)."""
+        if self._thread is not None:
+            self._thread.join()
+        return self._verdict
+
+    def cancel(self) -> None:
+        """Stop hashing (the reader is done); an undecided file is not trusted."""
+        self._stop.set()
+
+
+def is_trusted(data_path: str | os.PathLike) -> bool:
+    """Is ``data_path`` exactly the data its manifest describes, written by toolgym after checking every
+    record? The digest is recomputed: a manifest left behind by an earlier version of the file does not count."""
+    return Trust(data_path).wait()

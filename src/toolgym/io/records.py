@@ -25,6 +25,7 @@ How a read goes:
 from __future__ import annotations
 
 import gc
+import mmap
 import os
 import re
 from collections import Counter
@@ -38,20 +39,17 @@ from pydantic import ValidationError
 from ..errors import DataFileError, ErrorKind, RecordError
 from ..schema import Environment, Trajectory, build_environment, validate_environment
 from .jsonl import ErrorSink, JsonlWriter, _raise, json_line, open_jsonl, raw_text, read_line
-from .manifest import atomic_write_text, read_manifest, sha256_of
+from .manifest import Trust, atomic_write_text
 from .tables import is_hf_dir, iter_hf, iter_parquet, row_to_env_data, rows_of, save_hf, write_parquet
 
 FORMATS = ("jsonl", "parquet", "hf")
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: bytes of a JSONL file, rows of parquet and HF datasets."""
 
-#: Manifest kinds written only with records that passed validation: a build (every record verified in the
-#: sandbox), an import and an export of our own layout (every record read through :func:`read_environments`).
-VALIDATED_KINDS = frozenset({"build", "environments", "environments/jsonl", "environments/parquet",
-                             "environments/hf"})
 _PARQUET_MAGIC = b"PAR1"
 _PLAIN_SPLIT = re.compile(r"[A-Za-z0-9_.-]+")
 _PROGRESS_EVERY = 64  # records between progress calls (the callback decides how often to draw)
+_PENDING = 512  # records parsed at most while the file's digest is computed (memory stays bounded)
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -110,6 +108,9 @@ class _Row(NamedTuple):
 def _rows(path: Path, fmt: str, on_error: ErrorSink, keep: bytes | None) -> Iterator[_Row]:
     """Every readable row; with ``keep``, JSONL lines without those bytes are skipped unread."""
     source = str(path)
+    if fmt == "jsonl" and keep is not None:
+        yield from _lines_holding(path, keep, on_error)
+        return
     if fmt == "jsonl":
         done = 0
         with open_jsonl(path) as f:
@@ -131,6 +132,33 @@ def _rows(path: Path, fmt: str, on_error: ErrorSink, keep: bytes | None) -> Iter
         raise
     except Exception as exc:  # noqa: BLE001 -- pyarrow and datasets raise many types for a broken file
         raise DataFileError(f"{path} cannot be read as {fmt}: {type(exc).__name__}: {exc}") from None
+
+
+def _lines_holding(path: Path, keep: bytes, on_error: ErrorSink) -> Iterator[_Row]:
+    """The lines of a JSONL file that hold ``keep``, found by searching the mapped file (a few of many lines
+    are read without looking at the others in Python)."""
+    source = str(path)
+    with open_jsonl(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            number, counted, pos = 1, 0, 0  # line number of the byte at `counted`
+            while (hit := data.find(keep, pos)) != -1:
+                start = data.rfind(b"\n", 0, hit) + 1
+                end = data.find(b"\n", hit)
+                end = size if end == -1 else end + 1
+                while (nl := data.find(b"\n", counted, start)) != -1:
+                    number += 1
+                    counted = nl + 1
+                counted = start
+                raw = data[start:end]
+                value, error = read_line(raw, number, source)
+                if error is None:
+                    yield _Row(number, value, end, len(raw))
+                else:
+                    on_error(error, raw_text(raw))
+                pos = end
 
 
 def _total(path: Path, fmt: str) -> int:
@@ -155,22 +183,6 @@ def count_records(path: str | os.PathLike, format: str | None = None) -> int:
         raise DataFileError(f"{path} cannot be read as {fmt}: {type(exc).__name__}: {exc}") from None
 
 
-def is_trusted(path: str | os.PathLike) -> bool:
-    """Is ``path`` exactly the data its manifest describes, written by toolgym after validating every record?
-    The digest is recomputed: a manifest left behind by an earlier version of the file does not count."""
-    try:
-        manifest = read_manifest(path)
-    except (OSError, ValueError):
-        return False
-    if not isinstance(manifest, dict) or manifest.get("kind") not in VALIDATED_KINDS:
-        return False
-    config = manifest.get("config")
-    if isinstance(config, dict) and config.get("compile_code") is False:  # imported without the code check
-        return False
-    digest = manifest.get("sha256")
-    return isinstance(digest, str) and digest == sha256_of(path)
-
-
 RowReader = Callable[[dict[str, Any]], tuple[dict[str, Any], list[RecordError]]]
 
 
@@ -186,33 +198,52 @@ def read_environments(path: str | os.PathLike, *, on_error: ErrorSink | None = N
     path = Path(path)
     fmt = check_source(path, format)
     source = str(path)
-    trusted = row_reader is None and is_trusted(path)
+    trust = Trust(path) if row_reader is None else None  # decided in the background while records are parsed
     if row_reader is None:
         row_reader = (lambda raw: (raw, [])) if fmt == "jsonl" else row_to_env_data
     keep = None
-    if trusted and fmt == "jsonl" and split is not None and _PLAIN_SPLIT.fullmatch(split):
+    if trust is not None and fmt == "jsonl" and split is not None and _PLAIN_SPLIT.fullmatch(split) and trust.wait():
         keep = b'"split":"' + split.encode() + b'"'  # how model_dump_json writes it; a superset of the lines
     total = _total(path, fmt) if progress is not None else 0
     seen: dict[str, _Row] = {}  # id -> where its first record is (without its value: memory)
-    for count, row in enumerate(_rows(path, fmt, on_error, keep), start=1):
-        if progress is not None and count % _PROGRESS_EVERY == 0:
-            progress(row.end, total)
-        line, raw = row.number, row.value
-        env = _record(raw, line, source, row_reader, on_error)
-        if env is None or (split is not None and env.metadata.split != split):
-            continue
+
+    def accept(row: _Row, env: Environment, trusted: bool) -> bool:
         if not trusted:
             errors = validate_environment(env, compile_code=compile_code)
             if errors:
                 for e in errors:
-                    on_error(e.with_context(line=line, source=source, record_id=env.id), raw)
-                continue
+                    on_error(e.with_context(line=row.number, source=source, record_id=env.id), row.value)
+                return False
         first = seen.setdefault(env.id, where := row._replace(value=None))
         if first is not where:
             on_error(RecordError(ErrorKind.DUPLICATE_ID, f"{_same(path, first, row)} line {first.number}, which "
-                                 "is kept", field="id", line=line, record_id=env.id, source=source), raw)
-            continue
-        yield env
+                                 "is kept", field="id", line=row.number, record_id=env.id, source=source), row.value)
+            return False
+        return True
+
+    pending: list[tuple[_Row, Environment]] = []  # parsed while the verdict on the file is not known yet
+    try:
+        for count, row in enumerate(_rows(path, fmt, on_error, keep), start=1):
+            if progress is not None and count % _PROGRESS_EVERY == 0:
+                progress(row.end, total)
+            env = _record(row.value, row.number, source, row_reader, on_error)
+            if env is None or (split is not None and env.metadata.split != split):
+                continue
+            pending.append((row, env))
+            if trust is not None and not trust.decided() and len(pending) < _PENDING:
+                continue
+            trusted = trust is not None and trust.wait()
+            for r, e in pending:
+                if accept(r, e, trusted):
+                    yield e
+            pending.clear()
+        trusted = trust is not None and trust.wait()
+        for r, e in pending:
+            if accept(r, e, trusted):
+                yield e
+    finally:
+        if trust is not None:
+            trust.cancel()
     if progress is not None:
         progress(total, total)
 
