@@ -49,8 +49,7 @@ def test_every_row_is_imported_or_rejected_with_reasons(tmp_path_factory, batch)
     tmp = tmp_path_factory.mktemp("ftrl")
     src = tmp / "in.jsonl"
     with open(src, "w", encoding="utf-8", errors="surrogatepass") as f:
-        for row in batch:
-            f.write(json.dumps(row) + "\n")
+        f.writelines(json.dumps(row) + "\n" for row in batch)
     report = import_file("ftrl", src, tmp / "out.jsonl")
     assert report.read == len(batch) == report.written + report.rejected
     rejected = [v for _, v in iter_jsonl(report.rejects)] if report.rejects else []

@@ -13,7 +13,8 @@ from model_outputs import DEEP, HUGE_INT, replies, responses
 
 import toolgym.reward.verl as verl_reward
 from toolgym.reward import score_batch, score_response
-from toolgym.reward.trl import make_reward_func
+from toolgym.reward.trl import StepReward
+from toolgym.schema import TurnState
 
 CODE = {"f": "def f(city='France'):\n    return {'capital': 'Paris'} if city == 'France' else 'unknown'",
         "g": "def g(**kw):\n    return sorted(kw)"}
@@ -29,8 +30,12 @@ def _is_reward(x) -> bool:
     return isinstance(x, float) and -0.5 <= x <= 2.0
 
 
+# a reward scores a reply given as text or as a server's message (a dict, whatever it holds)
+reward_responses = responses.filter(lambda r: isinstance(r, (str, dict)))
+
+
 @BATCH
-@given(st.lists(responses, min_size=1, max_size=12))
+@given(st.lists(reward_responses, min_size=1, max_size=12))
 def test_score_batch_and_score_response_never_raise(pool, batch):
     batch = batch + CRASHERS
     scored = score_batch([_input(r) for r in batch], executor=pool)
@@ -39,9 +44,7 @@ def test_score_batch_and_score_response_never_raise(pool, batch):
 
 
 def _input(response):
-    from toolgym.reward import RewardInput
-
-    return RewardInput(response, CODE, UNSOLVED, 0.0, "Paris")
+    return TurnState(response=response, codes=CODE, unsolved=UNSOLVED, solve_rate=0.0, answer="Paris")
 
 
 @BATCH
@@ -55,7 +58,7 @@ def test_verl_entry_points_never_raise(batch):
     assert verl_reward.compute_score("toolgym", batch[0], TRUTH, extras[0]) == scores[0]
 
 
-completions = st.one_of(replies, responses, st.lists(st.one_of(
+completions = st.one_of(replies, reward_responses, st.lists(st.one_of(
     st.fixed_dictionaries({"role": st.just("assistant"), "content": replies}),
     responses.filter(lambda r: isinstance(r, dict))), max_size=2))
 
@@ -63,7 +66,7 @@ completions = st.one_of(replies, responses, st.lists(st.one_of(
 @BATCH
 @given(st.lists(completions, min_size=1, max_size=12))
 def test_trl_reward_never_raises(pool, batch):
-    reward = make_reward_func("f1", executor=pool)
+    reward = StepReward("f1", executor=pool)
     n = len(batch)
     scores = reward(prompts=[""] * n, completions=batch, codes=[json.dumps(CODE)] * n,
                     unsolved_set=[UNSOLVED] * n, solve_rate=[0.0] * n, answer=["Paris"] * n)

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import InvalidRecord
+from ..parse import as_text
 from ..schema import TurnState
 from ._json import bad_column, dumps, list_column, object_column, wrong_type
 
@@ -96,10 +97,10 @@ def completion_response(completion: Any) -> str | dict[str, Any]:
         messages = [m for m in completion if isinstance(m, dict) and m.get("role", "assistant") == "assistant"]
         if len(messages) == 1 and messages[0].get("tool_calls"):
             return messages[0]
-        return "".join(str(m.get("content") or "") for m in messages)
+        return "".join(as_text(m.get("content") or "") for m in messages)
     if isinstance(completion, dict):
         return completion
-    return "" if completion is None else str(completion)
+    return as_text(completion)  # never raises (an int of 5,000 digits cannot be str()-ed)
 
 
 def trl_turns(completions: Sequence[Any], columns: Mapping[str, Any]) -> list[TurnState]:
