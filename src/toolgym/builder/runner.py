@@ -2,8 +2,10 @@
 
 Every environment is a function of (seed, index), and shards are consumed in index order, so the
 output is byte-identical whatever ``workers`` is, or whether Ray ran it. The build writes the first
-``n`` verified environments; rejections (stage, reason) go to ``<out>.rejects.jsonl``. A rerun with
-the same configuration continues after the last environment written (the output is append-only).
+``n`` verified environments; rejections (stage, reason) go to ``<out>.rejects.jsonl``. The output is
+a :class:`~toolgym.io.Run` whose identity is the build configuration: a rerun with the same
+configuration continues after the last environment written (the output is append-only), a rerun with
+another is refused (``overwrite`` starts again), and two builds of one output cannot run at once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..io import JsonlWriter, atomic_write_text, read_manifest, repair_tail, write_manifest
+from ..io import JsonlWriter, Line, Run, atomic_write_text
 from .config import BuildConfig
 from .pipeline import Rejection, ShardResult, build_shard, world_for
 from .stats import BuildStats
@@ -30,26 +32,6 @@ BUILDERS = {"procedural": "toolgym.builder.runner:build", "llm": "toolgym.builde
             "hybrid": "toolgym.builder.llm.runner:build_llm"}
 SHARD = 250  # indices per task: big enough to batch sandbox calls, small enough to spread the work
 Progress = Callable[[int, int, int], None]  # (written, wanted, rejected)
-
-
-@dataclass
-class _Lines:
-    """Append-only writer of already-serialised JSON lines (one ``write`` call per line, ``O_APPEND``)."""
-
-    def __init__(self, path: Path):
-        repair_tail(path)
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def write(self, line: str) -> None:
-        view = memoryview((line + "\n").encode("utf-8"))
-        while view:
-            view = view[os.write(self.fd, view):]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        os.close(self.fd)
 
 
 @dataclass
@@ -154,22 +136,24 @@ class _State:
     stats: BuildStats = field(default_factory=BuildStats)
 
 
-def _resume(config: BuildConfig, out: Path, overwrite: bool) -> _State:
+def open_run(identity: dict[str, Any], seed: int | None, out: Path, overwrite: bool) -> tuple[Run, _State]:
+    """Open ``out`` as a build run (lock; identity checked, or the output cleared with ``overwrite``) and
+    read back what an earlier run of the same identity wrote: the last index, the statistics, and the
+    rejections before that index (the later ones are redone)."""
+    run = Run(out, kind="build", identity=identity, overwrite=overwrite, owns=[rejects_path(out)], seed=seed).open()
+    try:
+        return run, _read_back(out) if run.resumed else _State()
+    except BaseException:
+        run.close()
+        raise
+
+
+def _read_back(out: Path) -> _State:
     from ..schema import Environment
     from .pipeline import stats_row
 
     state = _State()
     rejects = rejects_path(out)
-    if overwrite or not out.exists():
-        for p in (out, rejects):
-            if p.exists():
-                p.unlink()
-        return state
-    manifest = read_manifest(out)
-    if manifest is None or manifest.get("kind") != "build" or manifest.get("config") != config.to_dict():
-        raise ConfigError(f"{out} exists and was not written by a build with these options; use --overwrite to "
-                          "start again, or another --out")
-    repair_tail(out)  # an interrupted write leaves a partial last line: moved aside, redone
     with open(out, encoding="utf-8") as f:
         for line in f:
             env = Environment.model_validate_json(line)
@@ -196,29 +180,28 @@ def build(config: BuildConfig, out: str | Path, n: int, *, workers: int = 1, ray
     """Build ``n`` verified environments into ``out`` (JSONL), resuming a previous run if there is one."""
     out = Path(out)
     t0 = time.perf_counter()
-    state = _resume(config, out, overwrite)
-    stats = state.stats
-    write_manifest(out, kind="build", config=config.to_dict(), seed=config.seed, counts={"written": state.written},
-                   extra={"status": "running", "wanted": n})
-    new = 0
-    if state.written < n:
-        shards = (_ray(config, state.last_index + 1, ray_address, workers) if ray_address
-                  else _local(config, state.last_index + 1, workers))
-        with _Lines(out) as writer, JsonlWriter(rejects_path(out)) as rejects:
-            try:
-                new = _consume(config, shards, state, n, writer, rejects, progress)
-            finally:
-                shards.close()
-    seconds = time.perf_counter() - t0
-    summary = stats.to_dict()
-    write_manifest(out, kind="build", config=config.to_dict(), seed=config.seed,
-                   counts={"written": stats.written, "rejected": stats.rejected},
-                   extra={"status": "complete" if stats.written >= n else "running", "wanted": n,
-                          "stats": summary, "last_run": {"new": new, "seconds": round(seconds, 3)}})
+    run, state = open_run(config.to_dict(), config.seed, out, overwrite)
+    with run:
+        stats = state.stats
+        run.save("running", counts={"written": state.written}, extra={"wanted": n})
+        new = 0
+        if state.written < n:
+            shards = (_ray(config, state.last_index + 1, ray_address, workers) if ray_address
+                      else _local(config, state.last_index + 1, workers))
+            with JsonlWriter(rejects_path(out)) as rejects:
+                try:
+                    new = _consume(config, shards, state, n, run, rejects, progress)
+                finally:
+                    shards.close()
+        seconds = time.perf_counter() - t0
+        summary = stats.to_dict()
+        run.save("complete" if stats.written >= n else "running",
+                 counts={"written": stats.written, "rejected": stats.rejected},
+                 extra={"wanted": n, "stats": summary, "last_run": {"new": new, "seconds": round(seconds, 3)}})
     return BuildReport(out, stats.written, new, seconds, summary)
 
 
-def _consume(config: BuildConfig, shards: Iterator[ShardResult], state: _State, n: int, writer: _Lines,
+def _consume(config: BuildConfig, shards: Iterator[ShardResult], state: _State, n: int, run: Run,
              rejects: JsonlWriter, progress: Progress | None) -> int:
     """Write shard results in order until ``n`` environments are written; returns how many were new."""
     stats, new = state.stats, 0
@@ -236,7 +219,7 @@ def _consume(config: BuildConfig, shards: Iterator[ShardResult], state: _State, 
                 state.tests[scenario] += 1
                 head, _, tail = line.rpartition('"split":"train"')
                 line, row = head + '"split":"test"' + tail, {**row, "split": "test"}
-            writer.write(line)
+            run.write(Line(line))
             stats.add(row)
             state.written += 1
             new += 1

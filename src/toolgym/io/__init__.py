@@ -1,4 +1,5 @@
-"""Storage: JSONL (default, streaming, append-only), parquet, Hugging Face datasets, and manifests."""
+"""Storage: JSONL (default, streaming, append-only), parquet, Hugging Face datasets, manifests, and the
+append-only :class:`Run` every resumable command writes through."""
 
 from .jsonl import JsonlWriter, iter_jsonl, json_line, repair_tail
 from .manifest import (
@@ -24,26 +25,34 @@ from .records import (
     read_trajectories,
     write_environments,
 )
+from .run import Line, Run, RunRefused, check_outputs, digest, identity_changes, latest
 from .tables import env_to_row, iter_parquet, row_to_env_data, save_hf, to_hf_dataset, write_parquet
 
 __all__ = [
     "FORMATS",
     "VALIDATED_KINDS",
     "JsonlWriter",
+    "Line",
     "Progress",
     "Rejects",
+    "Run",
+    "RunRefused",
     "Trust",
     "atomic_write_text",
+    "check_outputs",
     "check_source",
     "count_records",
     "detect_format",
+    "digest",
     "env_to_row",
     "gc_paused",
+    "identity_changes",
     "is_trusted",
     "iter_jsonl",
     "iter_parquet",
     "iter_rows",
     "json_line",
+    "latest",
     "manifest_path",
     "read_environments",
     "read_manifest",

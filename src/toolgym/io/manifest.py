@@ -70,7 +70,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_manifest(data_path: str | os.PathLike, *, kind: str, config: dict[str, Any] | None = None,
                    seed: int | None = None, counts: dict[str, Any] | None = None,
-                   extra: dict[str, Any] | None = None) -> Path:
+                   extra: dict[str, Any] | None = None, to: str | os.PathLike | None = None) -> Path:
+    """Write the manifest of ``data_path`` (beside it, or at ``to``: a folder's ``manifest.json``, whose
+    files are not hashed: a training run's checkpoints would take minutes)."""
     from .. import __version__
 
     data = Path(data_path)
@@ -83,14 +85,14 @@ def write_manifest(data_path: str | os.PathLike, *, kind: str, config: dict[str,
         "config": config or {},
         "seed": seed,
         "counts": counts or {},
-        "sha256": sha256_of(data) if data.exists() else None,
+        "sha256": sha256_of(data) if to is None and data.exists() else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": _versions(),
     }
     if extra:
         manifest.update(extra)
-    out = manifest_path(data)
+    out = Path(to) if to is not None else manifest_path(data)
     atomic_write_text(out, json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
     return out
 

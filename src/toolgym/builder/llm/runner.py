@@ -1,9 +1,10 @@
 """Running an LLM or hybrid build: many environments in flight, written in index order, resumable.
 
-The same file semantics as the procedural runner (:mod:`toolgym.builder.runner`, whose resume and
+The same file semantics as the procedural runner (:mod:`toolgym.builder.runner`, whose run and
 writing code this reuses): environments are appended to ``out`` in index order, rejections (stage,
 reason, detail) to ``<out>.rejects.jsonl``, the first ``test_per_scenario`` of each scenario form the
-test split, and a rerun with the same options continues after the last environment written. Every
+test split, and a rerun with the same options (prompts included) continues after the last environment
+written; a rerun with other options is refused. Every
 reply is cached on disk (``<out>.llm-cache`` unless told otherwise), so a rerun, or a resumed run
 redoing the indices after the last one written, sends no request for what was asked before.
 
@@ -22,26 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...io import JsonlWriter, read_manifest, write_manifest
+from ...io import JsonlWriter, Run
 from ...models import ReplyCache
 from ...sandbox import Executor
 from ..pipeline import Rejection, ShardResult, stats_row
-from ..runner import BuildReport, Progress, _consume, _Lines, _resume, rejects_path
+from ..runner import BuildReport, Progress, _consume, open_run, rejects_path
 from .client import LLMClient, merge_usage
 from .config import LLMBuildConfig
 from .deploy import SandboxGate
 from .pipeline import Context, build_one
 from .prompts import load_prompts
-
-
-@dataclass(frozen=True)
-class _Identity:
-    """What a resumed build must match (the procedural resume compares ``to_dict()``)."""
-
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
 
 
 def _shard(made, index: int) -> ShardResult:
@@ -134,13 +125,13 @@ def _world(config: LLMBuildConfig):
 
 
 @dataclass
-class _Run:
+class _Build:
     """One run of a build: what its manifest is written from."""
 
     config: LLMBuildConfig
     out: Path
     n: int
-    identity: _Identity
+    run: Run
     state: Any  # the procedural runner's resume state (written, last index, statistics)
     client: LLMClient
     info: dict[str, Any]
@@ -153,11 +144,10 @@ class _Run:
         if stopped is not None:
             last_run["stopped"] = f"budget: tried {stopped} indices"
         summary = stats.to_dict()
-        write_manifest(self.out, kind="build", config=self.identity.data, seed=self.config.seed,
-                       counts={"written": stats.written, "rejected": stats.rejected},
-                       extra={"status": "complete" if stats.written >= self.n else "running", "wanted": self.n,
-                              "stats": summary, "last_run": last_run,
-                              "llm": {**self.info, "usage": merge_usage(self.earlier_usage, usage)}})
+        self.run.save("complete" if stats.written >= self.n else "running",
+                      counts={"written": stats.written, "rejected": stats.rejected},
+                      extra={"wanted": self.n, "stats": summary, "last_run": last_run,
+                             "llm": {**self.info, "usage": merge_usage(self.earlier_usage, usage)}})
         return BuildReport(self.out, stats.written, self.new, seconds, summary)
 
 
@@ -169,33 +159,32 @@ def build_llm(config: LLMBuildConfig, out: str | Path, n: int, *, executor: Exec
     out = Path(out)
     t0 = time.perf_counter()
     prompts = load_prompts(config.prompts_dir)
-    identity = _Identity(config.to_dict(prompts.digest))
-    earlier = (read_manifest(out) or {}) if out.exists() and not overwrite else {}
-    state = _resume(identity, out, overwrite)
-    cache = ReplyCache(config.cache_dir or out.with_name(out.name + ".llm-cache"))
-    info = {"model": config.endpoint.model, "base_url": config.endpoint.base_url, "cache": str(cache.dir),
-            "prompts": prompts.digest}
-    run = _Run(config, out, n, identity, state, LLMClient(config, cache), info,
-               (earlier.get("llm") or {}).get("usage") or {})
-    write_manifest(out, kind="build", config=identity.data, seed=config.seed, counts={"written": state.written},
-                   extra={"status": "running", "wanted": n, "llm": info})
-    own = executor is None
-    executor = executor or _executor(config)
-    spec = Speculation(state, n)
-    try:
-        if state.written >= n:
-            asyncio.run(run.client.aclose())
-        else:
-            ctx = Context(config, prompts, run.client, SandboxGate(executor), _world(config), spec.wait)
-            budget = config.budget or 10 * (n - state.written) + 20
-            results = _results(ctx, spec, state.last_index + 1, state.last_index + 1 + budget)
-            with _Lines(out) as writer, JsonlWriter(rejects_path(out)) as rejects:
-                try:
-                    run.new = _consume(config.base, results, state, n, writer, rejects, progress)
-                finally:
-                    results.close()
-    finally:
-        if own:
-            executor.close()
-        report = run.manifest(time.perf_counter() - t0, spec.stopped)
+    run, state = open_run(config.to_dict(prompts.digest), config.seed, out, overwrite)
+    with run:
+        earlier = run.previous or {}
+        cache = ReplyCache(config.cache_dir or out.with_name(out.name + ".llm-cache"))
+        info = {"model": config.endpoint.model, "base_url": config.endpoint.base_url, "cache": str(cache.dir),
+                "prompts": prompts.digest}
+        build = _Build(config, out, n, run, state, LLMClient(config, cache), info,
+                       (earlier.get("llm") or {}).get("usage") or {})
+        run.save("running", counts={"written": state.written}, extra={"wanted": n, "llm": info})
+        own = executor is None
+        executor = executor or _executor(config)
+        spec = Speculation(state, n)
+        try:
+            if state.written >= n:
+                asyncio.run(build.client.aclose())
+            else:
+                ctx = Context(config, prompts, build.client, SandboxGate(executor), _world(config), spec.wait)
+                budget = config.budget or 10 * (n - state.written) + 20
+                results = _results(ctx, spec, state.last_index + 1, state.last_index + 1 + budget)
+                with JsonlWriter(rejects_path(out)) as rejects:
+                    try:
+                        build.new = _consume(config.base, results, state, n, run, rejects, progress)
+                    finally:
+                        results.close()
+        finally:
+            if own:
+                executor.close()
+            report = build.manifest(time.perf_counter() - t0, spec.stopped)
     return report
