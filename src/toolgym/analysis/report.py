@@ -17,8 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..evaluate import METRICS, EvalReport, load_report, plot_comparison
-from ..evaluate._report import LABELS
+from ..evaluate import LABELS, METRICS, EvalReport, load_report, plot_comparison
 from ..io import iter_jsonl, read_manifest
 from .weights import Change, heatmap, read_csv
 
@@ -113,10 +112,10 @@ def _eval_section(reports: list[EvalReport], folder: Path) -> str:
     rows = []
     for r in reports:
         for m in METRICS:
-            rows.append([r.name, LABELS[m]] + [
-                (f"{100 * r.groups[g][m].mean:.2f} [{100 * r.groups[g][m].low:.1f}, {100 * r.groups[g][m].high:.1f}]"
-                 if g in r.groups and r.groups[g][m].n else "-") for g in groups])
+            rows.append([r.name, LABELS[m]] + [r.cell(g, m) for g in groups])
     out = _table(["run", "metric"] + groups, rows)
+    notes = sorted({f"{r.name}: {n}" for r in reports for n in r.notes()})
+    out += "".join(f'<p class="muted">{html.escape(n)}</p>' for n in notes)
     if len(reports) >= 2:
         chart = plot_comparison(reports[0], reports[-1], folder / "_report_compare.png")
         out += _png(chart)

@@ -11,8 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..evaluate import MetricSummary
-from ..evaluate._report import bootstrap
+from ..evaluate import MetricSummary, metric_summary
 from ._base import ItemResult
 
 
@@ -57,10 +56,7 @@ def load_bench_report(path: str | Path) -> BenchReport:
 
 def summary_of(values: list[float], rng: random.Random, resamples: int = 1000) -> MetricSummary:
     """Mean and percentile-bootstrap 95% interval of per-item scores."""
-    if not values:
-        return MetricSummary(math.nan, math.nan, math.nan, 0)
-    low, high = bootstrap(values, resamples=resamples, rng=rng)
-    return MetricSummary(sum(values) / len(values), low, high, len(values))
+    return metric_summary(values, resamples=resamples, rng=rng)
 
 
 def combine_means(parts: list[MetricSummary], weighted: bool) -> MetricSummary:

@@ -15,9 +15,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..evaluate import LABELS, MEANINGS, evaluate_metrics
 from ..formats import export_file, import_file
 from ..io import read_environments, write_environments, write_manifest
-from ..reward import aggregate
+from ..reward import answer_matches
 from ..rollout import ToolEnv
 from ..samples import sample_environments
 from ..sandbox import SandboxPool
@@ -39,7 +40,10 @@ def _scripted_episode(env: Environment, pool: SandboxPool, rng: random.Random | 
                 call = ToolCall(name=call.name, arguments=perturb(call.arguments))
             chosen.append(call)
         rewards.append(tenv.step("\n".join(c.to_hermes() for c in chosen))[1])
-    final = f"The answer is {env.answer}." if rng is None or rng.random() < 0.5 else "I could not find it."
+    # like the scripted backend, it states the answer only when its tools returned it
+    seen = "\n".join(m["content"] for m in tenv.messages if m["role"] == "tool")
+    found = env.answer is not None and answer_matches(seen, env.answer)
+    final = f"The answer is {env.answer}." if found else "I could not find the answer."
     rewards.append(tenv.step(final)[1])
     return rewards, tenv.trajectory().metrics
 
@@ -84,14 +88,15 @@ def demo_cmd(
     console.print(table)
 
     summary = Table(title="trajectory metrics (scripted baselines, not models)", show_edge=False)
-    for col in ("policy", "scenario", "Solve-P", "Solve-R", "Solve-F1", "answer acc."):
+    metrics = ("solve_precision", "solve_rate", "solve_f1", "answer_accuracy")
+    for col in ("policy", "scenario", *(LABELS[m] for m in metrics)):
         summary.add_column(col, justify="left" if col in ("policy", "scenario") else "right")
     for label, idx in (("follows the solution", 1), ("careless (40% wrong args)", 2)):
-        agg = aggregate([(ep[0].scenario, ep[idx][1]) for ep in episodes])
-        for name in sorted(agg, key=lambda k: (k == "overall", k)):
-            s = agg[name]
-            summary.add_row(label, name, f"{100 * s['solve_precision']:.1f}", f"{100 * s['solve_rate']:.1f}",
-                            f"{100 * s['solve_f1']:.1f}", f"{100 * s['answer_accuracy']:.1f}")
+        report = evaluate_metrics([(ep[0].scenario, ep[idx][1]) for ep in episodes], name=label)
+        for name in report.order():
+            summary.add_row(label, name, *(report.cell(name, m, interval=False) for m in metrics))
+    summary.caption = f"{LABELS['answer_accuracy']}: {MEANINGS['answer_accuracy']}."
+    summary.caption_justify = "left"
     console.print(summary)
     passed = sum(r.status == "pass" for r in results)
     console.print(f"[bold green]{passed}/{len(results)} environments verified.[/] Files are in {out}/.")

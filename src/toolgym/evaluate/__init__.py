@@ -1,7 +1,35 @@
-"""Evaluation: the paper's metrics per scenario with bootstrap confidence intervals, and before/after
-comparisons (table and bar chart)."""
+"""Evaluation, the one aggregator of the paper's metrics: per scenario with bootstrap confidence
+intervals (independent of the trajectories' order), the label and meaning of each metric, and
+before/after comparisons (table and bar chart)."""
 
 from ._compare import compare_rows, plot_comparison, save_figure
-from ._report import METRICS, EvalReport, MetricSummary, evaluate, load_report
+from ._report import (
+    LABELS,
+    MEANINGS,
+    METRICS,
+    NO_CALL_MARK,
+    EvalReport,
+    MetricSummary,
+    bootstrap,
+    evaluate,
+    evaluate_metrics,
+    load_report,
+    metric_summary,
+)
 
-__all__ = ["METRICS", "EvalReport", "MetricSummary", "compare_rows", "evaluate", "load_report", "plot_comparison", "save_figure"]
+__all__ = [
+    "LABELS",
+    "MEANINGS",
+    "METRICS",
+    "NO_CALL_MARK",
+    "EvalReport",
+    "MetricSummary",
+    "bootstrap",
+    "compare_rows",
+    "evaluate",
+    "evaluate_metrics",
+    "load_report",
+    "plot_comparison",
+    "save_figure",
+    "metric_summary",
+]

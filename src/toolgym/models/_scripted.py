@@ -6,6 +6,10 @@ and turn, so results do not depend on scheduling: ``wrong_tool`` (another tool's
 ``wrong_argument`` (the arguments replaced by wrong values of the same type), ``missing_call``
 (the call is left out), ``malformed_call`` (the call's JSON is broken), ``early_answer`` (answer now,
 without the remaining calls).
+
+Its final reply states the gold answer only when the tool outputs it has seen contain it (the rule
+verification checks for the gold solution); otherwise it says it could not find it. So its answer
+accuracy reflects its calls, as the demo's scripted baselines' does.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import ConfigError
+from ..reward import answer_matches
 from ..schema import ToolCall, tool_name
 from ..verify import perturb
 from ._base import Generation, GenerationRequest
@@ -75,7 +80,7 @@ class ScriptedPolicy:
         rng = self._rng(req)
         turn = sum(1 for m in req.messages if m.get("role") == "assistant")
         if turn >= len(env.solution) or rng.random() < self.errors.early_answer:
-            return f"The answer is {env.answer}."
+            return self._final(req)
         parts = []
         names = [n for n in (tool_name(t) for t in env.tools) if n]
         for call in env.solution[turn]:
@@ -91,7 +96,16 @@ class ScriptedPolicy:
                 parts.append("<tool_call>\n" + body[:-2] + "\n</tool_call>")  # cut JSON
                 continue
             parts.append(call.to_hermes())
-        return "\n".join(parts) if parts else f"The answer is {env.answer}."
+        return "\n".join(parts) if parts else self._final(req)
+
+    @staticmethod
+    def _final(req: GenerationRequest) -> str:
+        """The answer, if the tools returned it (a baseline answers from what it found, like a model)."""
+        seen = "\n".join(str(m.get("content") or "") for m in req.messages if m.get("role") == "tool")
+        answer = req.env.answer
+        if answer is not None and answer_matches(seen, answer):
+            return f"The answer is {answer}."
+        return "I could not find the answer."
 
     async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         if self.delay_s:

@@ -23,7 +23,7 @@ from ._core import (
     trajectory_metrics,
 )
 from ._episode import Episode
-from ._replay import aggregate, replay_messages
+from ._replay import replay_messages
 from ._score import (
     EXECUTOR_ENV,
     ScoredResponse,
@@ -41,7 +41,6 @@ __all__ = [
     "StepOutcome",
     "UnsolvedSet",
     "Variant",
-    "aggregate",
     "answer_matches",
     "check_variant",
     "contains_answer",

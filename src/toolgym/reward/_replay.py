@@ -44,22 +44,3 @@ def replay_messages(messages: Sequence[Mapping[str, Any]], expected: Mapping[str
         episode.record(names, _tool_outputs(messages, i + 1, tool_calls) if tool_calls else [])
     return episode.metrics(final)
 
-
-def aggregate(items: Sequence[tuple[str | None, TrajectoryMetrics]]) -> dict[str, dict[str, float]]:
-    """Mean Solve-P/R/F1 and answer accuracy per scenario and ``overall`` (the paper averages per
-    trajectory). Answer accuracy is over the trajectories where it is known."""
-    groups: dict[str, list[TrajectoryMetrics]] = {}
-    for scenario, m in items:
-        groups.setdefault(scenario or "unknown", []).append(m)
-        groups.setdefault("overall", []).append(m)
-    out: dict[str, dict[str, float]] = {}
-    for name, ms in groups.items():
-        known = [m.answer_correct for m in ms if m.answer_correct is not None]
-        out[name] = {
-            "n": len(ms),
-            "solve_precision": sum(m.solve_precision for m in ms) / len(ms),
-            "solve_rate": sum(m.solve_rate for m in ms) / len(ms),
-            "solve_f1": sum(m.solve_f1 for m in ms) / len(ms),
-            "answer_accuracy": (sum(known) / len(known)) if known else float("nan"),
-        }
-    return out
