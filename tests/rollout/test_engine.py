@@ -1,4 +1,4 @@
-"""The rollout engine: resumable, append-only, concurrent."""
+"""The rollout engine: resumable, append-only, concurrent; a resume never mixes two configurations."""
 
 import json
 import os
@@ -8,19 +8,71 @@ import sys
 import textwrap
 import time
 
-from toolgym.io import read_manifest, write_environments
-from toolgym.models import ErrorRates, ScriptedPolicy
-from toolgym.rollout import RolloutConfig, finished_pairs, rollout
+import pytest
+
+from toolgym.io import Run, RunRefused, read_manifest, write_environments
+from toolgym.models import ErrorRates, ScriptedPolicy, make_backend
+from toolgym.models.fake_server import ServerThread, create_app
+from toolgym.rollout import EpisodeConfig, RolloutConfig, load_trajectories, rollout, rollout_identity
 
 
-def test_rerun_skips_finished_pairs(pool, samples, tmp_path):
+def test_rerun_skips_finished_episodes(pool, samples, tmp_path):
     out = tmp_path / "t.jsonl"
     first = rollout(samples[:4], ScriptedPolicy(), out, config=RolloutConfig(samples=2), executor=pool)
-    again = rollout(samples, ScriptedPolicy(), out, config=RolloutConfig(samples=3), executor=pool)
-    assert (first.written, again.skipped, again.written) == (8, 8, 16)
-    assert len(out.read_text().splitlines()) == 24 == len(finished_pairs(out))
+    again = rollout(samples[:4], ScriptedPolicy(), out, config=RolloutConfig(samples=2, concurrency=3), executor=pool)
+    assert (first.written, again.skipped, again.written) == (8, 8, 0)
+    assert len(out.read_text().splitlines()) == 8 == len(load_trajectories(out))
     m = read_manifest(out)
-    assert m["counts"]["trajectories"] == 24 and m["backend"] == "scripted" and m["counts"]["skipped_already_done"] == 8
+    assert m["counts"]["trajectories"] == 8 and m["backend"] == "scripted" and m["counts"]["skipped_already_done"] == 8
+    assert m["status"] == "complete" and m["config"]["samples"] == 2
+
+
+@pytest.mark.parametrize("change", ["environments", "samples", "episode", "caller", "model"])
+def test_resuming_with_another_configuration_is_refused(pool, samples, tmp_path, change):
+    out = tmp_path / "t.jsonl"
+    rollout(samples[:2], ScriptedPolicy(), out, executor=pool, identity={"seed": 0})
+    before = out.read_bytes()
+    envs, config, identity, backend = samples[:2], RolloutConfig(), {"seed": 0}, ScriptedPolicy()
+    if change == "environments":
+        envs = samples[:3]
+    elif change == "samples":
+        config = RolloutConfig(samples=2)
+    elif change == "episode":
+        config = RolloutConfig(episode=EpisodeConfig(max_turns=3))
+    elif change == "caller":
+        identity = {"seed": 1}
+    else:
+        backend.model = "another-model"
+    with pytest.raises(RunRefused, match="--overwrite") as err:
+        rollout(envs, backend, out, config=config, executor=pool, identity=identity)
+    assert "\n" not in str(err.value) and out.read_bytes() == before  # one line; nothing written
+    summary = rollout(envs, backend, out, config=config, executor=pool, identity=identity, overwrite=True)
+    assert summary.skipped == 0 and len(load_trajectories(out)) == len(out.read_text().splitlines()) == summary.written
+
+
+def test_failed_episodes_are_retried_on_resume(pool, samples, tmp_path):
+    out = tmp_path / "t.jsonl"
+    dead = make_backend("openai", model="m", base_urls="http://127.0.0.1:9/v1", max_retries=0, timeout_s=2)
+    first = rollout(samples[:3], dead, out, executor=pool)
+    assert first.failed == first.failed_total == 3 and first.failed_fraction == 1.0
+    assert read_manifest(out)["status"] == "incomplete" and "Connection" in next(iter(first.errors))
+    with ServerThread(create_app(samples)) as url:  # the same model, now served: only the failed ones run again
+        second = rollout(samples[:3], make_backend("openai", model="m", base_urls=url), out, executor=pool)
+    assert (second.skipped, second.written, second.failed_total) == (0, 3, 0)
+    latest = load_trajectories(out)
+    assert len(out.read_text().splitlines()) == 6 and len(latest) == 3
+    assert all(t.status == "completed" and t.metrics.solve_f1 == 1.0 for t in latest)
+    assert read_manifest(out)["status"] == "complete"
+
+
+def test_a_second_run_of_the_same_output_is_refused_while_the_first_runs(pool, samples, tmp_path):
+    out = tmp_path / "t.jsonl"
+    identity = rollout_identity(samples[:2], ScriptedPolicy(), RolloutConfig())
+    with Run(out, kind="trajectories", identity=identity):
+        with pytest.raises(RunRefused, match=f"another run \\(pid {os.getpid()}\\) is writing"):
+            rollout(samples[:2], ScriptedPolicy(), out, executor=pool)
+    assert rollout(samples[:2], ScriptedPolicy(), out, executor=pool).written == 2  # the lock went with the run
+    assert not out.with_name(out.name + ".lock").exists()
 
 
 def test_scripted_errors_are_reproducible(pool, samples, tmp_path):
@@ -57,7 +109,7 @@ def test_sigkill_halfway_then_rerun_loses_and_duplicates_nothing(samples, tmp_pa
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    halfway = len(finished_pairs(out))
+    halfway = len(load_trajectories(out))
     assert 12 <= halfway < 48, halfway
     subprocess.run([sys.executable, str(script), str(envs), str(out)], check=True, timeout=120)
     rows = [json.loads(x) for x in out.read_text().splitlines()]

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..evaluate import EvalReport, evaluate
-from ..io import Rejects, read_trajectories
-from ..rollout import RolloutConfig, run_rollouts
+from ..io import Rejects
+from ..rollout import RolloutConfig, load_trajectories, run_rollouts
 from ._report import BenchReport
 
 if TYPE_CHECKING:
@@ -38,6 +38,6 @@ async def arun_own(envs: Sequence[Environment], backend: Backend, out: str | Pat
                        on_trajectory=on_trajectory)
     rejects = Rejects()
     ids = {e.id for e in envs}
-    trajectories = [t for t in read_trajectories(Path(out), on_error=rejects) if t.env_id in ids]
+    trajectories = [t for t in load_trajectories(Path(out), on_error=rejects) if t.env_id in ids]
     rep = evaluate(trajectories, {e.id: e for e in envs}, name="own")
     return from_eval_report(rep, backend.model)

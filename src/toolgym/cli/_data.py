@@ -16,6 +16,7 @@ from rich.table import Table
 from ..formats import EXPORT_FORMATS, IMPORT_FORMATS, export_file, import_file
 from ..io import Rejects, gc_paused, read_environments
 from ._common import console, counter_table, fail, loading, rejects_summary
+from ._run import distinct
 
 FormatIn = Annotated[str, typer.Option("--format", "-f", help=f"Layout of IN: {', '.join(IMPORT_FORMATS)}.")]
 FormatOut = Annotated[str, typer.Option("--format", "-f", help=f"Layout of OUT: {', '.join(EXPORT_FORMATS)}.")]
@@ -35,6 +36,7 @@ def import_cmd(
         fail(f"{src} does not exist")
     if format not in IMPORT_FORMATS:
         fail(f"unknown format {format!r}; use --format with one of {', '.join(IMPORT_FORMATS)}")
+    distinct({"IN": src}, {"OUT": dst, "--rejects": rejects})
     with loading(src, f"importing {src.name}") as bar:
         report = import_file(format, src, dst, rejects_path=rejects, progress=bar)
     console.print(f"imported [bold]{report.written}[/] of {report.read} record(s) into [bold]{report.out}[/]")
@@ -57,6 +59,7 @@ def export_cmd(
         fail(f"{src} does not exist")
     if format not in EXPORT_FORMATS:
         fail(f"unknown format {format!r}; use --format with one of {', '.join(EXPORT_FORMATS)}")
+    distinct({"IN": src}, {"OUT": dst})
     try:
         with loading(src, f"reading {src.name}") as bar:
             report = export_file(format, src, dst, progress=bar)
@@ -71,7 +74,7 @@ def export_cmd(
 
 def inspect_cmd(
     path: Annotated[Path, typer.Argument(help="Environments file (.jsonl, .parquet or HF folder).")],
-    show: Annotated[int, typer.Option(help="Show this record (0-based position) in full.")] = 0,
+    show: Annotated[int, typer.Option(min=0, help="Show this record (0-based position) in full.")] = 0,
     env_id: Annotated[str | None, typer.Option("--id", help="Show the record with this id instead.")] = None,
     code: Annotated[bool, typer.Option(help="Include the tools' code in the view.")] = False,
 ) -> None:

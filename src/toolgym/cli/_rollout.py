@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,8 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from ..evaluate import METRICS, EvalReport, compare_rows, evaluate, load_report, plot_comparison
-from ..evaluate._report import LABELS
-from ..io import Rejects, read_trajectories
+from ..evaluate import LABELS, METRICS, EvalReport, compare_rows, evaluate, load_report, plot_comparison
+from ..io import Rejects, sha256_of
 from ..models import (
     BACKENDS,
     DEFAULT_BASE_URL,
@@ -24,9 +24,11 @@ from ..models import (
     Sampling,
     make_backend,
 )
-from ..rollout import EpisodeConfig, RolloutConfig, finished_pairs, rollout
-from ..schema import Trajectory
+from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, failure_reason, load_trajectories, rollout
+from ..schema import Environment, Trajectory
 from ._common import console, fail, load_envs, progress
+from ._report import answer_note, report_table
+from ._run import DEFAULT_MAX_FAILED, MaxFailedOpt, Overwrite, distinct, failures_dominate
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
 
 # ---- options shared by rollout and eval ------------------------------------------------------------
@@ -34,20 +36,19 @@ Envs = Annotated[Path, typer.Option("--envs", help="Environments (.jsonl, .parqu
 BackendOpt = Annotated[str, typer.Option("--backend", help=f"Model backend: {', '.join(BACKENDS)}.")]
 BaseUrl = Annotated[list[str] | None, typer.Option("--base-url", help=f"OpenAI-compatible server URL (repeat to share the load; default {DEFAULT_BASE_URL}).")]
 Model = Annotated[str | None, typer.Option("--model", help="Model name (openai, vllm) or path/name (transformers).")]
-Samples = Annotated[int, typer.Option(help="Episodes per environment.")]
-Concurrency = Annotated[int, typer.Option(help="Episodes in flight at once.")]
-MaxTurns = Annotated[int, typer.Option(help="Turn limit per episode.")]
-Temperature = Annotated[float, typer.Option(help="Sampling temperature (0: greedy).")]
-MaxTokens = Annotated[int, typer.Option(help="Maximum new tokens per turn.")]
+Samples = Annotated[int, typer.Option(min=1, help="Episodes per environment.")]
+Concurrency = Annotated[int, typer.Option(min=1, help="Episodes in flight at once.")]
+MaxTurns = Annotated[int, typer.Option(min=1, help="Turn limit per episode.")]
+Temperature = Annotated[float, typer.Option(min=0.0, help="Sampling temperature (0: greedy).")]
+MaxTokens = Annotated[int, typer.Option(min=1, help="Maximum new tokens per turn.")]
 Variant = Annotated[str, typer.Option("--reward-variant", help="Step reward: f1, precision, rate, product.")]
 Malformed = Annotated[str, typer.Option(help="On an unreadable tool call: 'feedback' (tell the model, go on) or 'end' (the paper's script).")]
 Thinking = Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Reasoning mode for models that have it (Qwen3).")]
 SystemPrompt = Annotated[str | None, typer.Option(help="A system prompt before the question.")]
 ErrorRate = Annotated[list[str] | None, typer.Option("--error-rate", help="Scripted baseline: NAME=RATE for wrong_tool, wrong_argument, missing_call, malformed_call, early_answer.")]
 Split = Annotated[str | None, typer.Option(help="Only environments whose metadata.split is this.")]
-Limit = Annotated[int | None, typer.Option(help="Only the first N environments.")]
+Limit = Annotated[int | None, typer.Option(min=1, help="Only the first N environments.")]
 Seed = Annotated[int, typer.Option(help="Seed (sampling, scripted baseline).")]
-
 
 @dataclass
 class RunOptions:
@@ -71,6 +72,7 @@ class RunOptions:
     executor: str
     workers: int | None
     timeout: float
+    overwrite: bool = False
 
 
 def backend_config(o: RunOptions) -> BackendConfig:
@@ -88,10 +90,17 @@ def build_backend(o: RunOptions) -> Backend:
         fail(str(exc))
 
 
-def run(o: RunOptions, out: Path) -> None:
-    if o.malformed not in ("feedback", "end"):
-        fail("--malformed must be 'feedback' or 'end'")
-    envs = load_envs(o.envs, o.split, o.limit)
+def _identity(o: RunOptions) -> dict:
+    """What the command line adds to a rollout's identity (the engine adds backend, model, episode
+    settings and the selected environments' ids): the environments file, its selection, and how the
+    backend samples (the endpoint's transport settings decide nothing about the replies)."""
+    c = backend_config(o)
+    return {"envs_sha256": sha256_of(o.envs), "split": o.split, "limit": o.limit, "sampling": asdict(c.sampling),
+            "errors": asdict(c.errors) if c.backend == "scripted" else None, "options": dict(c.options)}
+
+
+def run(o: RunOptions, out: Path, envs: list[Environment]) -> RolloutSummary:
+    """Roll out into ``out`` (resuming a run of the same identity) with a progress bar; print what was done."""
     backend = build_backend(o)
     config = RolloutConfig(samples=o.samples, concurrency=o.concurrency, episode=EpisodeConfig(
         max_turns=o.max_turns, reward_variant=o.reward_variant, system_prompt=o.system_prompt,
@@ -101,8 +110,9 @@ def run(o: RunOptions, out: Path) -> None:
     try:
         with progress() as bar:
             task = bar.add_task("rollout", total=len(envs) * o.samples, status="")
-            already = len({p for p in finished_pairs(out) if p[0] in {e.id for e in envs} and p[1] < o.samples})
-            bar.update(task, completed=already)
+
+            def start(planned: int, done: int) -> None:
+                bar.update(task, total=planned, completed=done)
 
             def tick(t: Trajectory) -> None:
                 stats["n"] += 1
@@ -112,9 +122,8 @@ def run(o: RunOptions, out: Path) -> None:
                                                    f"| failed {stats['failed']}")
 
             summary = rollout(envs, backend, out, config=config, executor=executor, on_trajectory=tick,
-                              manifest={"envs": str(o.envs), "backend": o.backend, "model": backend.model,
-                                        "temperature": o.temperature, "max_tokens": o.max_tokens, "seed": o.seed})
-    except ConfigError as exc:  # a broken setup found on the way (a refused key, a model the server lacks)
+                              on_start=start, identity=_identity(o), overwrite=o.overwrite)
+    except ConfigError as exc:  # another run's output, or a broken setup found on the way (a refused key)
         fail(str(exc))
     finally:
         executor.close()
@@ -122,6 +131,14 @@ def run(o: RunOptions, out: Path) -> None:
                   f"{summary.truncated} truncated) in {summary.seconds:.1f}s -> [bold]{out}[/]")
     if summary.usage:
         console.print("usage: " + ", ".join(f"{k} {v:,}" for k, v in summary.usage.items()))
+    return summary
+
+
+def _options(**kwargs) -> RunOptions:
+    o = RunOptions(**kwargs)
+    if o.malformed not in ("feedback", "end"):
+        fail("--malformed must be 'feedback' or 'end'")
+    return o
 
 
 def rollout_cmd(
@@ -131,35 +148,26 @@ def rollout_cmd(
     max_tokens: MaxTokens = 1024, reward_variant: Variant = "f1", malformed: Malformed = "feedback",
     thinking: Thinking = None, system_prompt: SystemPrompt = None, error_rate: ErrorRate = None, split: Split = None,
     limit: Limit = None, seed: Seed = 0, executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None,
-    timeout: TimeoutOpt = 10.0,
+    timeout: TimeoutOpt = 10.0, overwrite: Overwrite = False, max_failed_fraction: MaxFailedOpt = DEFAULT_MAX_FAILED,
 ) -> None:
     """Roll a model out in environments: many episodes at once, tools in the sandbox, every step scored.
 
-    Each finished trajectory is appended to --out; rerunning the same command skips what is done."""
-    run(RunOptions(envs, backend, base_url, model, samples, concurrency, max_turns, temperature, max_tokens,
-                   reward_variant, malformed, thinking, system_prompt, error_rate, split, limit, seed, executor,
-                   workers, timeout), out)
-
-
-def _report_table(report: EvalReport) -> Table:
-    table = Table(title=report.name or "evaluation", show_edge=False)
-    table.add_column("scenario")
-    table.add_column("n", justify="right")
-    for m in METRICS:
-        table.add_column(f"{LABELS[m]} [95% CI]", justify="right")
-    for g in report.order():
-        s = report.groups[g]
-        cells = []
-        for m in METRICS:
-            x = s[m]
-            cells.append("-" if x.n == 0 else f"{100 * x.mean:.2f} [{100 * x.low:.1f}, {100 * x.high:.1f}]")
-        table.add_row(g, str(s["solve_f1"].n), *cells)
-    return table
+    Each finished trajectory is appended to --out; rerunning the same command skips what is done and retries
+    failed episodes. A rerun with other options is refused (--overwrite starts again)."""
+    o = _options(envs=envs, backend=backend, base_url=base_url, model=model, samples=samples, concurrency=concurrency,
+                 max_turns=max_turns, temperature=temperature, max_tokens=max_tokens, reward_variant=reward_variant,
+                 malformed=malformed, thinking=thinking, system_prompt=system_prompt, error_rate=error_rate,
+                 split=split, limit=limit, seed=seed, executor=executor, workers=workers, timeout=timeout,
+                 overwrite=overwrite)
+    distinct({"--envs": envs}, {"--out": out})
+    summary = run(o, out, load_envs(envs, split, limit))
+    if failures_dominate(summary.failed_total, summary.planned, summary.errors, max_failed_fraction, out):
+        raise typer.Exit(1)
 
 
 def _read_trajectories(path: Path) -> list[Trajectory]:
     rejects = Rejects()
-    out = list(read_trajectories(path, on_error=rejects))
+    out = load_trajectories(path, on_error=rejects)
     if rejects.records:
         console.print(f"[yellow]{rejects.records} unreadable trajectory line(s) in {path} skipped[/]")
     return out
@@ -176,26 +184,39 @@ def eval_cmd(
     max_tokens: MaxTokens = 1024, reward_variant: Variant = "f1", malformed: Malformed = "feedback",
     thinking: Thinking = None, system_prompt: SystemPrompt = None, error_rate: ErrorRate = None, split: Split = None,
     limit: Limit = None, seed: Seed = 0, executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None,
-    timeout: TimeoutOpt = 10.0,
+    timeout: TimeoutOpt = 10.0, overwrite: Overwrite = False, max_failed_fraction: MaxFailedOpt = DEFAULT_MAX_FAILED,
 ) -> None:
     """Solve-P, Solve-R, Solve-F1 and answer accuracy per scenario, with 95% bootstrap intervals.
 
-    Give --trajectories to evaluate a finished rollout, or backend options to roll out and evaluate."""
+    Give --trajectories to evaluate a finished rollout, or backend options to roll out and evaluate. Exits 1
+    (without writing the report) when more than --max-failed-fraction of the episodes failed."""
+    rollout_out = None
     if trajectories is None:
-        o = RunOptions(envs, backend, base_url, model, samples, concurrency, max_turns, temperature, max_tokens,
-                       reward_variant, malformed, thinking, system_prompt, error_rate, split, limit, seed, executor,
-                       workers, timeout)
-        trajectories = (out.with_suffix(".trajectories.jsonl") if out else
-                        Path("runs") / f"eval-{(model or backend).replace('/', '_')}.jsonl")
-        run(o, trajectories)
+        o = _options(envs=envs, backend=backend, base_url=base_url, model=model, samples=samples,
+                     concurrency=concurrency, max_turns=max_turns, temperature=temperature, max_tokens=max_tokens,
+                     reward_variant=reward_variant, malformed=malformed, thinking=thinking,
+                     system_prompt=system_prompt, error_rate=error_rate, split=split, limit=limit, seed=seed,
+                     executor=executor, workers=workers, timeout=timeout, overwrite=overwrite)
+        rollout_out = (out.with_suffix(".trajectories.jsonl") if out else
+                       Path("runs") / f"eval-{(model or backend).replace('/', '_')}.jsonl")
     elif not trajectories.exists():
         fail(f"{trajectories} does not exist")
-    env_map = {e.id: e for e in load_envs(envs, split)}
-    report = evaluate(_read_trajectories(trajectories), env_map, name=name or trajectories.stem,
+    distinct({"--envs": envs, "--trajectories": trajectories}, {"--out": out, "the trajectories of --out": rollout_out})
+    selected = load_envs(envs, split, limit)  # read once: the rollout and the evaluation use the same records
+    if rollout_out is not None:
+        run(o, rollout_out, selected)
+        trajectories = rollout_out
+    ts = _read_trajectories(trajectories)
+    report = evaluate(ts, {e.id: e for e in selected}, name=name or trajectories.stem,
                       include_failed=not exclude_failed)
-    if not report.groups:
+    if not report.groups and not report.counts["failed"]:
         fail("no trajectory matched an environment in --envs", 1)
-    console.print(_report_table(report))
+    errors = Counter(failure_reason(t.error) for t in ts if t.status == "failed")
+    if failures_dominate(report.counts["failed"], report.counts["episodes"], errors, max_failed_fraction,
+                         trajectories):
+        console.print("report not written" if out else "")
+        raise typer.Exit(1)
+    console.print(report_table(report))
     c = report.counts
     console.print(f"{c['trajectories']} trajectories ({c['failed']} failed, {c['truncated']} truncated"
                   + (f", {c['unknown_env']} of unknown environments" if c["unknown_env"] else "") + ")")
@@ -208,7 +229,11 @@ def _load_any(path: Path, envs: Path | None) -> EvalReport:
     if not path.exists():
         fail(f"{path} does not exist")
     if path.suffix == ".json":
-        return load_report(path)
+        try:
+            return load_report(path)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            fail(f"{path} is not an eval report ({type(exc).__name__}: {exc}); give a report from `toolgym eval "
+                 "--out` or a trajectories file (.jsonl)")
     env_map = {e.id: e for e in load_envs(envs)} if envs else None
     return evaluate(_read_trajectories(path), env_map, name=path.stem)
 
@@ -223,6 +248,7 @@ def compare_cmd(
     """The before/after table of every metric per scenario, and a bar chart."""
     if metric not in METRICS:
         fail(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    distinct({"RUN_A": run_a, "RUN_B": run_b, "--envs": envs}, {"--chart": chart})
     a, b = _load_any(run_a, envs), _load_any(run_b, envs)
     table = Table(title=f"{a.name} -> {b.name}", show_edge=False)
     table.add_column("scenario")
@@ -233,8 +259,11 @@ def compare_cmd(
         cells = []
         for m in METRICS:
             _, x, y, d = rows[m][i]
-            cells.append("-" if math.isnan(x) or math.isnan(y) else f"{100 * x:.2f} -> {100 * y:.2f} ({100 * d:+.2f})")
+            cells.append("-" if math.isnan(x) or math.isnan(y) else
+                         f"{100 * x:.2f}{a.mark(g, m)} -> {100 * y:.2f}{b.mark(g, m)} ({100 * d:+.2f})")
         table.add_row(g, *cells)
+    table.caption = "\n".join([*(f"{r.name}: {n}" for r in (a, b) for n in r.notes()), answer_note()])
+    table.caption_justify = "left"
     console.print(table)
     if chart:
         console.print(f"chart: {plot_comparison(a, b, chart, metric)}")

@@ -9,12 +9,12 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from ..io import Rejects, read_trajectories
+from ..io import Rejects, Run, RunRefused, sha256_of
 from ._common import console, fail, load_envs
+from ._run import Overwrite, distinct
 
 train_app = typer.Typer(help="Train on the feedback: prepare data, then TRL (one machine) or verl (cluster).",
                         no_args_is_help=True)
-
 
 @train_app.command("prepare")
 def prepare_cmd(
@@ -25,24 +25,45 @@ def prepare_cmd(
     margin: Annotated[float, typer.Option(help="Pairs need a reward difference above this (ties dropped).")] = 1e-6,
     dedupe: Annotated[bool, typer.Option(help="Keep identical prompts once.")] = True,
     include_failed: Annotated[bool, typer.Option(help="Also cut failed episodes into prompts.")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Cut trajectories into the paper's per-turn prompts (verl parquet, TRL dataset) and, optionally, DPO pairs."""
+    """Cut trajectories into the paper's per-turn prompts (verl parquet, TRL dataset) and, optionally, DPO pairs.
+
+    A rerun with the same inputs and options finds the data ready and does nothing."""
+    from ..rollout import load_trajectories
     from ..train.data import preference_pairs, prefixes
     from ..train.layouts import write_data
 
     if pairs not in ("none", "step", "trajectory"):
         fail("--pairs must be none, step or trajectory")
-    env_map = {e.id: e for e in load_envs(envs)}
-    rejects = Rejects()
-    runs = []
     for path in trajectories:
         if not path.exists():
             fail(f"{path} does not exist")
-        runs.extend(read_trajectories(path, on_error=rejects))
-    prompts = list(prefixes(runs, env_map, dedupe=dedupe, skip_failed=not include_failed))
-    pair_list = preference_pairs(runs, env_map, level=pairs, margin=margin) if pairs != "none" else []
-    counts = write_data(out, prompts, pair_list, manifest={"trajectories": [str(p) for p in trajectories],
-                                                           "envs": str(envs), "pairs": pairs, "dedupe": dedupe})
+    distinct({"--envs": envs, **{f"--trajectories {p}": p for p in trajectories}}, {"--out": out})
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; give a folder")
+    env_map = {e.id: e for e in load_envs(envs)}
+    identity = {"trajectories": [[str(p), sha256_of(p)] for p in trajectories], "envs_sha256": sha256_of(envs),
+                "pairs": pairs, "margin": margin, "dedupe": dedupe, "include_failed": include_failed}
+    owns = [out / "turns.jsonl", out / "verl", out / "trl", out / "pairs.jsonl"]
+    try:
+        with Run(out, kind="train-data", identity=identity, folder=True, overwrite=overwrite, owns=owns) as run:
+            if run.complete:
+                counts = run.previous.get("counts", {})
+                console.print(f"{out} already holds this data (" + ", ".join(f"{k} {v}" for k, v in counts.items())
+                              + "); nothing to do (--overwrite prepares it again)")
+                return
+            rejects = Rejects()
+            runs = []
+            for path in trajectories:  # the latest record of each episode: a retried failure counts once
+                runs.extend(load_trajectories(path, on_error=rejects))
+            prompts = list(prefixes(runs, env_map, dedupe=dedupe, skip_failed=not include_failed))
+            pair_list = preference_pairs(runs, env_map, level=pairs, margin=margin) if pairs != "none" else []
+            counts = write_data(out, prompts, pair_list)
+            run.save("complete", counts=counts, extra={"trajectories": [str(p) for p in trajectories],
+                                                       "envs": str(envs)})
+    except RunRefused as exc:
+        fail(str(exc))
     console.print(f"{len(runs)} trajectories -> " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f" in [bold]{out}[/]")
     if rejects.records:
         console.print(f"[yellow]{rejects.records} unreadable trajectory line(s) skipped[/]")
@@ -70,18 +91,25 @@ def trl_cmd(
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
     save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Qwen3 reasoning mode in prompts.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N training rows.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N training rows.")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out.")] = True,
+    overwrite: Overwrite = False,
 ) -> None:
     """Train with TRL on one machine: GRPO/RLOO on the paper's per-turn prompts with toolgym's step reward, DPO on
-    preference pairs, or GRPO on whole episodes (--episodes). Checkpoints go to --out; a rerun resumes."""
+    preference pairs, or GRPO on whole episodes (--episodes). Checkpoints go to --out; a rerun resumes, and a rerun
+    of a finished run does nothing (a larger --max-steps continues it)."""
     from ..train.trl_run import ALGOS, TrlRunConfig, run_trl
 
     if algo not in ALGOS:
         fail(f"unknown --algo {algo!r}; use one of {', '.join(ALGOS)}")
     if data is None and not episodes:
         fail("give --data (from `toolgym train prepare`), or --episodes with --envs")
+    if data is not None and not data.exists():
+        fail(f"--data {data} does not exist; make it with `toolgym train prepare`")
+    if episodes and envs is not None and not envs.exists():
+        fail(f"--envs {envs} does not exist")
+    distinct({"--data": data, "--envs": envs, "--model": Path(model) if Path(model).exists() else None},
+             {"--out": out})
     config = TrlRunConfig(algo=algo, model=model, data=data or Path("."), out=out, learning_rate=lr,
                           num_generations=num_generations, per_device_batch_size=batch_size,
                           gradient_accumulation_steps=grad_accum, max_completion_length=max_completion_length,
@@ -89,9 +117,14 @@ def trl_cmd(
                           reward_variant=reward_variant, lora=lora, lora_r=lora_r, save_steps=save_steps,
                           enable_thinking=thinking, limit=limit, seed=seed, episodes=episodes, envs=envs)
     try:
-        result = run_trl(config, resume=resume)
+        result = run_trl(config, overwrite=overwrite)
     except ConfigError as exc:
         fail(str(exc))
+    if result.already_done:
+        console.print(f"{out} already holds this run, finished after {result.steps} steps; nothing to do "
+                      "(a larger --max-steps continues it, --overwrite trains again)")
+        console.print(f"final model: [bold]{result.final}[/]")
+        return
     losses = [row["loss"] for row in result.log if "loss" in row]
     console.print(f"{result.steps} steps in {result.seconds:.1f}s" + (f" (resumed from {result.resumed_from})"
                                                                         if result.resumed_from else ""))
@@ -104,19 +137,23 @@ def loop_cmd(
     envs: Annotated[Path, typer.Option(help="Environments with a train and a test split.")],
     model: Annotated[str, typer.Option(help="Model name or path to start from.")],
     out: Annotated[Path, typer.Option(help="Folder of the loop (one subfolder per iteration).")],
-    iterations: Annotated[int, typer.Option(help="Collect -> train -> evaluate rounds.")] = 3,
-    samples: Annotated[int, typer.Option(help="Rollouts per training environment per iteration.")] = 4,
+    iterations: Annotated[int, typer.Option(min=0, help="Collect -> train -> evaluate rounds.")] = 3,
+    samples: Annotated[int, typer.Option(min=1, help="Rollouts per training environment per iteration.")] = 4,
     backend: Annotated[str, typer.Option(help="Local engine for rollouts: transformers or vllm.")] = "transformers",
     max_new_tokens: Annotated[int, typer.Option(help="Maximum new tokens per turn in rollouts.")] = 1024,
     max_turns: Annotated[int, typer.Option(help="Turn limit per episode.")] = 20,
-    train_limit: Annotated[int | None, typer.Option(help="Training environments per iteration.")] = None,
-    eval_limit: Annotated[int | None, typer.Option(help="Held-out environments to evaluate on.")] = None,
+    train_limit: Annotated[int | None, typer.Option(min=1, help="Training environments per iteration.")] = None,
+    eval_limit: Annotated[int | None, typer.Option(min=1, help="Held-out environments to evaluate on.")] = None,
     algo: Annotated[str, typer.Option(help="TRL algorithm: grpo or rloo.")] = "grpo",
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-6,
     num_generations: Annotated[int, typer.Option(help="Samples per prompt in training.")] = 16,
     batch_size: Annotated[int, typer.Option(help="Completions per device step.")] = 16,
     max_steps: Annotated[int, typer.Option(help="Training steps per iteration (-1: one epoch).")] = -1,
     max_completion_length: Annotated[int, typer.Option(help="Maximum response length in training.")] = 1024,
+    max_failed_fraction: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Stop when more than this share of a rollout's episodes failed (the model never "
+                               "answered).")] = 0.1,
+    overwrite: Overwrite = False,
 ) -> None:
     """The paper's loop: roll out the current model, cut per-turn prompts, train (TRL), evaluate on the held-out
     split, repeat from the new checkpoint. Resumable; writes summary.json and solve_f1.png (the paper's Figure 5)."""
@@ -126,12 +163,12 @@ def loop_cmd(
         fail("--backend must be transformers or vllm (the loop loads each new checkpoint locally)")
     config = LoopConfig(envs=envs, model=model, out=out, iterations=iterations, samples=samples, backend=backend,
                         max_new_tokens=max_new_tokens, max_turns=max_turns, train_limit=train_limit,
-                        eval_limit=eval_limit,
+                        eval_limit=eval_limit, max_failed_fraction=max_failed_fraction,
                         trl={"algo": algo, "learning_rate": lr, "num_generations": num_generations,
                              "per_device_batch_size": batch_size, "max_steps": max_steps,
                              "max_completion_length": max_completion_length})
     try:
-        summary = run_loop(config, log=lambda msg: console.print(f"[dim]{msg}[/]"))
+        summary = run_loop(config, log=lambda msg: console.print(f"[dim]{msg}[/]"), overwrite=overwrite)
     except ConfigError as exc:
         fail(str(exc))
     table = Table(title="Solve-F1 per iteration", show_edge=False)

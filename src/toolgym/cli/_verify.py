@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -11,17 +10,26 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..formats import read_trajectory_lines
-from ..io import JsonlWriter, Rejects, atomic_write_text, count_records, read_environments
-from ..reward import aggregate, replay_messages
+from ..evaluate import evaluate_metrics
+from ..formats import trajectory_line
+from ..io import JsonlWriter, Rejects, count_records, iter_jsonl, latest, read_environments
+from ..reward import replay_messages
 from ..sandbox import EXECUTORS, SandboxLimits, make_executor
 from ..schema import TrajectoryMetrics
 from ..verify import verify_environments
 from ._common import console, counter_table, fail, load_envs, loading, progress, rejects_summary
+from ._report import report_table
+from ._run import distinct
 
 ExecutorOpt = Annotated[str, typer.Option(help=f"Where tool code runs: {', '.join(EXECUTORS)}.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Sandbox worker processes (default: CPU count).")]
-TimeoutOpt = Annotated[float, typer.Option(help="Per-call timeout in seconds.")]
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise typer.BadParameter(f"{value:g} is not a duration; give a number of seconds above 0")
+    return value
+
+
+TimeoutOpt = Annotated[float, typer.Option(callback=_positive, help="Per-call timeout in seconds (above 0).")]
 
 
 def build_executor(executor: str, workers: int | None, timeout: float):
@@ -38,7 +46,7 @@ def verify_cmd(
     executor: ExecutorOpt = "sandbox",
     workers: WorkersOpt = None,
     timeout: TimeoutOpt = 10.0,
-    batch: Annotated[int, typer.Option(help="Environments per sandbox round.")] = 256,
+    batch: Annotated[int, typer.Option(min=1, help="Environments per sandbox round.")] = 256,
     report: Annotated[Path | None, typer.Option(help="Write one JSON line per environment here.")] = None,
     show: Annotated[int, typer.Option(help="How many failures to list.")] = 10,
     probes: Annotated[bool, typer.Option(help="Also run the reward-hacking probes (missing arguments, wildcards, "
@@ -51,6 +59,7 @@ def verify_cmd(
     Exits 1 if any environment is invalid or fails."""
     if not path.exists():
         fail(f"{path} does not exist")
+    distinct({"PATH": path}, {"--report": report})
     with loading(path):  # a file that cannot be read is a clean error
         total = count_records(path)
     rejects = Rejects()
@@ -114,6 +123,7 @@ def score_cmd(
     for the reference scripts' output); otherwise the metrics stored in each trajectory are used."""
     if not trajectories.exists():
         fail(f"{trajectories} does not exist")
+    distinct({"TRAJECTORIES": trajectories, "--envs": envs}, {"--json": json_out})
     by_id, by_question = {}, {}
     if envs is not None:
         for e in load_envs(envs):
@@ -122,7 +132,9 @@ def score_cmd(
     rejects = Rejects()
     items: list[tuple[str | None, TrajectoryMetrics]] = []
     unmatched = 0
-    for line in read_trajectory_lines(trajectories, rejects):
+    # an episode done again by a resumed rollout (it had failed) counts once, with its latest line
+    rows = latest(iter_jsonl(trajectories, rejects), key=lambda row: _episode(row[1]) or row[0])
+    for line in (trajectory_line(raw) for _, raw in rows):
         env = None if line is None else by_id.get(line.env_id) or by_question.get(line.question)
         if env is not None:
             items.append((env.scenario, replay_messages(line.messages, env.expected, env.answer)))
@@ -132,21 +144,19 @@ def score_cmd(
             unmatched += 1
     if not items:
         fail("no trajectory could be scored" + (" (none matched an environment)" if envs else ""), 1)
-    summary = aggregate(items)
-    table = Table(title=f"{trajectories.name}", show_edge=False)
-    for col in ("scenario", "n", "Solve-P", "Solve-R", "Solve-F1", "answer acc."):
-        table.add_column(col, justify="left" if col == "scenario" else "right")
-    for name in sorted(summary, key=lambda k: (k == "overall", k)):
-        s = summary[name]
-        acc = "-" if s["answer_accuracy"] != s["answer_accuracy"] else f"{100 * s['answer_accuracy']:.2f}"
-        table.add_row(name, str(s["n"]), f"{100 * s['solve_precision']:.2f}", f"{100 * s['solve_rate']:.2f}",
-                      f"{100 * s['solve_f1']:.2f}", acc)
-    console.print(table)
+    report = evaluate_metrics(items, name=trajectories.name)
+    console.print(report_table(report))
     if unmatched:
         console.print(f"[yellow]{unmatched} trajectory line(s) skipped (unreadable or no matching environment)[/]")
     rejects_summary(rejects.kinds, rejects.records, None)
     if json_out:
-        atomic_write_text(json_out, json.dumps(summary, indent=2) + "\n")
+        report.save(json_out)
+
+
+def _episode(row: object) -> tuple[str, int] | None:
+    if isinstance(row, dict) and isinstance(row.get("env_id"), str) and isinstance(row.get("sample"), int):
+        return row["env_id"], row["sample"]
+    return None
 
 
 def sandbox_info_cmd() -> None:

@@ -1,7 +1,16 @@
 """Running models in environments: the episode API and the concurrent rollout engine (models come from
 :mod:`toolgym.models`)."""
 
-from ._engine import RolloutConfig, RolloutSummary, finished_pairs, rollout, run_rollouts
+from ._engine import (
+    RolloutConfig,
+    RolloutSummary,
+    episode_key,
+    failure_reason,
+    load_trajectories,
+    rollout,
+    rollout_identity,
+    run_rollouts,
+)
 from ._env import EpisodeConfig, ToolEnv, check_env
 
 __all__ = [
@@ -10,7 +19,10 @@ __all__ = [
     "RolloutSummary",
     "ToolEnv",
     "check_env",
-    "finished_pairs",
+    "episode_key",
+    "failure_reason",
+    "load_trajectories",
     "rollout",
+    "rollout_identity",
     "run_rollouts",
 ]
