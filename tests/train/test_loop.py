@@ -2,8 +2,11 @@
 
 import json
 import time
+from dataclasses import replace
 
-from toolgym.io import write_environments
+import pytest
+
+from toolgym.io import RunRefused, write_environments
 from toolgym.train.loop import LoopConfig, run_loop
 
 
@@ -21,9 +24,11 @@ def test_loop_runs_resumes_and_summarises(tiny_model_dir, samples, pool, tmp_pat
     summary = run_loop(config, pool, log=messages.append)
     rows = summary["iterations"]
     assert [r["iteration"] for r in rows] == [0, 1] and all("overall" in r for r in rows)
-    first = json.loads((out / "iter-1" / "manifest.json").read_text())
-    assert first["done"] == ["rollout", "data", "train", "eval"] and first["train"]["steps"] == 1
-    assert first["model"] == str(tiny_model_dir)
+    progress = [json.loads(x) for x in (out / "progress.jsonl").read_text().splitlines()]
+    assert [(r["iteration"], r["stage"]) for r in progress] == [(0, "eval"), (1, "rollout"), (1, "data"), (1, "train"),
+                                                               (1, "eval")]
+    assert progress[1]["model"] == str(tiny_model_dir) and progress[3]["result"]["steps"] == 1
+    assert json.loads((out / "progress.jsonl.manifest.json").read_text())["status"] == "complete"
     assert (out / "iter-1" / "train" / "final" / "model.safetensors").exists()
     assert (out / "solve_f1.png").read_bytes()[:4] == b"\x89PNG"
     trajectories = (out / "iter-1" / "trajectories.jsonl").read_text().splitlines()
@@ -33,3 +38,7 @@ def test_loop_runs_resumes_and_summarises(tiny_model_dir, samples, pool, tmp_pat
     t0 = time.perf_counter()
     again = run_loop(config, pool, log=messages.append)
     assert messages == [] and again["iterations"] == rows and time.perf_counter() - t0 < 10
+    # another configuration in the same folder is refused, not mixed in
+    with pytest.raises(RunRefused, match="samples: 2 -> 3.*--overwrite"):
+        run_loop(replace(config, samples=3), pool, log=messages.append)
+    assert len((out / "progress.jsonl").read_text().splitlines()) == 5

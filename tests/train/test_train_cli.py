@@ -30,6 +30,21 @@ def test_prepare_then_train(trajectories, train_envs, tiny_model_dir, tmp_path):
                "--max-steps", 1, "--batch-size", 2, "--lr", 1e-3)
     assert r.exit_code == 0, r.output
     assert "1 steps" in r.output and (run / "final" / "model.safetensors").exists()
+    final = (run / "final" / "model.safetensors").read_bytes()
+    again = invoke("train", "trl", "--algo", "dpo", "--model", tiny_model_dir, "--data", data, "--out", run,
+                   "--max-steps", 1, "--batch-size", 2, "--lr", 1e-3)
+    assert again.exit_code == 0 and "nothing to do" in again.output and "steps in" not in again.output
+    assert (run / "final" / "model.safetensors").read_bytes() == final
+    other = invoke("train", "trl", "--algo", "dpo", "--model", tiny_model_dir, "--data", data, "--out", run,
+                   "--max-steps", 1, "--batch-size", 2, "--lr", 1e-2)
+    assert other.exit_code == 2 and "--overwrite" in other.output and "Traceback" not in other.output
+    # prepare: the same inputs again find the data ready; other options are refused until --overwrite
+    r = invoke("train", "prepare", "--trajectories", traj, "--envs", envs, "--out", data, "--pairs", "step")
+    assert r.exit_code == 0 and "nothing to do" in r.output
+    r = invoke("train", "prepare", "--trajectories", traj, "--envs", envs, "--out", data)
+    assert r.exit_code == 2 and "pairs" in r.output and "--overwrite" in r.output
+    r = invoke("train", "prepare", "--trajectories", traj, "--envs", envs, "--out", data, "--overwrite")
+    assert r.exit_code == 0 and not (data / "pairs.jsonl").exists()
 
 
 def test_train_errors_are_clear(tiny_model_dir, tmp_path):
@@ -42,3 +57,22 @@ def test_train_errors_are_clear(tiny_model_dir, tmp_path):
     r = invoke("train", "prepare", "--trajectories", tmp_path / "nope.jsonl", "--envs", tmp_path / "envs.jsonl",
                "--out", tmp_path / "d")
     assert r.exit_code == 2
+
+
+def test_bad_input_is_refused_before_anything_is_loaded(trajectories, train_envs, tmp_path):
+    envs = tmp_path / "envs.jsonl"
+    write_environments(envs, train_envs)
+    traj = tmp_path / "t.jsonl"
+    with JsonlWriter(traj) as w:
+        w.write_many(trajectories)
+    before = traj.read_bytes()
+    # a missing data folder: one line, exit 2, and the (unreachable) model is never asked for
+    r = invoke("train", "trl", "--model", "no-such-org/no-such-model", "--data", tmp_path / "missing",
+               "--out", tmp_path / "run")
+    assert r.exit_code == 2 and "missing does not exist" in " ".join(r.output.split()) and "Traceback" not in r.output
+    r = invoke("train", "trl", "--model", "m", "--data", tmp_path, "--out", tmp_path / "run", "--limit", -1)
+    assert r.exit_code == 2 and "--limit" in r.output
+    # an output over an input
+    r = invoke("train", "prepare", "--trajectories", traj, "--envs", envs, "--out", traj)
+    assert r.exit_code == 2 and "would destroy the input" in " ".join(r.output.split())
+    assert traj.read_bytes() == before

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from toolgym.io import write_environments
+from toolgym.io import RunRefused, write_environments
 from toolgym.models import BackendConfig, Endpoint, Sampling, make_backend
 from toolgym.rollout import RolloutConfig, rollout
 from toolgym.train.trl_run import TrlRunConfig, last_checkpoint, run_trl
@@ -39,10 +39,18 @@ def test_grpo_trains_checkpoints_resumes_and_the_result_rolls_out(tiny_model_dir
     assert _changed(before, _weights(result.final))
     assert last_checkpoint(out).endswith("checkpoint-3")
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["steps"] == 3 and manifest["config"]["algo"] == "grpo"
-    # resume: two more steps start from the last checkpoint, not from scratch
+    assert manifest["steps"] == 3 and manifest["config"]["algo"] == "grpo" and manifest["status"] == "complete"
+    # a rerun of the finished run trains nothing and leaves the final model alone
+    final_bytes = (out / "final" / "model.safetensors").read_bytes()
+    same = run_trl(_config("grpo", tiny_model_dir, data_dir, out))
+    assert same.already_done and same.steps == 3 and len(same.log) == len(result.log)
+    assert (out / "final" / "model.safetensors").read_bytes() == final_bytes and last_checkpoint(out).endswith("-3")
+    # other settings are refused, not mixed into this run's checkpoints
+    with pytest.raises(RunRefused, match="learning_rate: 0.005 -> 0.001.*--overwrite"):
+        run_trl(_config("grpo", tiny_model_dir, data_dir, out, learning_rate=1e-3))
+    # a longer run: two more steps start from the last checkpoint, not from scratch
     again = run_trl(_config("grpo", tiny_model_dir, data_dir, out, max_steps=5))
-    assert again.resumed_from.endswith("checkpoint-3") and again.steps == 5
+    assert again.resumed_from.endswith("checkpoint-3") and again.steps == 5 and not again.already_done
     # the saved model loads by path and rolls out in the environments (garbage is scored, not crashed on)
     backend = make_backend(BackendConfig("transformers", Endpoint(model=str(again.final)),
                                          Sampling(temperature=1.0, max_tokens=8)))
@@ -93,3 +101,15 @@ def test_clear_errors(tiny_model_dir, tmp_path):
         run_trl(_config("grpo", tiny_model_dir, tmp_path, tmp_path / "x"))
     with pytest.raises(ConfigError, match="--envs"):
         run_trl(_config("grpo", tiny_model_dir, tmp_path, tmp_path / "y", episodes=True))
+
+
+def test_the_data_is_checked_before_any_model_is_loaded(tmp_path):
+    """A model name that would need the hub is never reached when the data is wrong."""
+    from toolgym.errors import ConfigError
+
+    unreachable = "no-such-org/no-such-model"
+    with pytest.raises(ConfigError, match="does not exist"):
+        run_trl(_config("grpo", unreachable, tmp_path / "missing", tmp_path / "x"))
+    with pytest.raises(ConfigError, match="no preference pairs"):
+        run_trl(_config("dpo", unreachable, tmp_path, tmp_path / "y"))
+    assert not (tmp_path / "x").exists()

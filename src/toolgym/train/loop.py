@@ -2,10 +2,14 @@
 evaluate on the held-out environments, and start the next iteration from the new checkpoint.
 
 Each iteration lives in ``OUT/iter-K/`` (``trajectories.jsonl``, ``data/``, ``train/``, ``eval.jsonl``,
-``report.json``) with a ``manifest.json`` that records which stages are done, so an interrupted loop
-resumes where it stopped (the rollout and training resume inside a stage too). Iteration 0 evaluates the
-starting model. ``OUT/summary.json`` and ``OUT/solve_f1.png`` give Solve-F1 per iteration (the paper's
-Figure 5).
+``report.json``). ``OUT/progress.jsonl`` is the loop's :class:`~toolgym.io.Run`: one line per finished
+stage (``iteration``, ``stage``, ``model`` and what the stage produced), its identity the loop's
+configuration without the number of iterations. An interrupted loop resumes at the first stage not
+recorded (the rollout and the training resume inside a stage too), a rerun with more iterations goes on
+from the last one, and a rerun with other settings is refused (``overwrite`` starts again). Iteration 0
+evaluates the starting model. ``OUT/summary.json`` and ``OUT/solve_f1.png`` give Solve-F1 per iteration
+(the paper's Figure 5). A rollout whose episodes mostly failed (the model never answered) stops the loop
+instead of training on nothing; a rerun retries those episodes.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..evaluate import evaluate, save_figure
-from ..io import atomic_write_text, read_environments, read_trajectories
+from ..io import Run, atomic_write_text, read_environments, sha256_of
 from ..models import BackendConfig, Endpoint, Sampling, make_backend
-from ..rollout import EpisodeConfig, RolloutConfig, rollout
+from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, load_trajectories, rollout
 from ..sandbox import Executor, default_pool
 from ..schema import Environment
 from .data import prefixes
 from .layouts import write_data
 from .trl_run import TrlRunConfig, run_trl
+
+STAGES = ("rollout", "data", "train", "eval")
 
 
 @dataclass
@@ -43,19 +49,23 @@ class LoopConfig:
     eval_limit: int | None = None
     backend: str = "transformers"  # transformers | vllm (local engines that can load each new checkpoint)
     trl: dict[str, Any] = field(default_factory=dict)  # TrlRunConfig fields (algo, learning_rate, max_steps...)
+    max_failed_fraction: float = 0.1  # a rollout with more failed episodes stops the loop
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed loop must match: everything but where it is written and how many iterations."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("out", "iterations")}
+        d["envs"] = str(self.envs)
+        d["envs_sha256"] = sha256_of(self.envs)
+        return d
+
+
+class LoopFailed(ConfigError):
+    """A stage produced no result (most rollouts failed); the message says what failed and how to go on."""
 
 
 def _split(envs: list[Environment], split: str, limit: int | None) -> list[Environment]:
     chosen = [e for e in envs if (e.metadata.split or "train") == split]
     return chosen[:limit] if limit else chosen
-
-
-def _manifest(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {"done": []}
-
-
-def _save(path: Path, m: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(m, indent=2, default=str) + "\n")
 
 
 class Loop:
@@ -64,86 +74,109 @@ class Loop:
         self.c = config
         self.executor = executor or default_pool()
         self.log = log
+        if not Path(config.envs).exists():
+            raise ConfigError(f"--envs {config.envs} does not exist")
         envs = list(read_environments(config.envs))
         self.train_envs = _split(envs, "train", config.train_limit)
         self.test_envs = _split(envs, "test", config.eval_limit)
         if not self.train_envs or not self.test_envs:
             raise ConfigError(f"{config.envs} needs environments with metadata.split 'train' and 'test' "
                               f"(found {len(self.train_envs)} and {len(self.test_envs)})")
+        self.run: Run | None = None
+        self._rows: dict[tuple[int, str], dict[str, Any]] = {}  # (iteration, stage) -> its progress line
 
-    def _backend(self, model: str, temperature: float):
-        return make_backend(BackendConfig(self.c.backend, Endpoint(model=model),
-                                          Sampling(temperature=temperature, max_tokens=self.c.max_new_tokens)))
-
-    def _rollout(self, model: str, envs, out: Path, samples: int, temperature: float) -> None:
+    def _rollout(self, model: str, envs, out: Path, samples: int, temperature: float) -> RolloutSummary:
         config = RolloutConfig(samples=samples, concurrency=self.c.concurrency,
                                episode=EpisodeConfig(max_turns=self.c.max_turns))
-        rollout(envs, self._backend(model, temperature), out, config=config, executor=self.executor,
-                manifest={"model": model, "temperature": temperature})
+        sampling = Sampling(temperature=temperature, max_tokens=self.c.max_new_tokens)
+        backend = make_backend(BackendConfig(self.c.backend, Endpoint(model=model), sampling))
+        summary = rollout(envs, backend, out, config=config, executor=self.executor,
+                          identity={"sampling": asdict(sampling)})
+        if summary.failed_fraction > self.c.max_failed_fraction:
+            reasons = "; ".join(f"{r} ({n}x)" for r, n in summary.errors.most_common(3))
+            raise LoopFailed(f"{summary.failed_total} of {summary.planned} episodes of {model} failed ({reasons}); "
+                             f"the finished ones are kept in {out}: fix the model and rerun (only the failed "
+                             "episodes run again)")
+        return summary
 
     def _evaluate(self, model: str, folder: Path) -> dict[str, Any]:
         traj = folder / "eval.jsonl"
         self._rollout(model, self.test_envs, traj, 1, 0.0)
-        report = evaluate(read_trajectories(traj), {e.id: e for e in self.test_envs}, name=folder.name)
+        report = evaluate(load_trajectories(traj), {e.id: e for e in self.test_envs}, name=folder.name)
         report.save(folder / "report.json")
         return report.to_dict()
+
+    def _stage(self, k: int, stage: str, model: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run one stage unless the progress file records it; record what it produced."""
+        assert self.run is not None
+        if self.run.is_done((k, stage)):
+            return self._rows[(k, stage)]["result"]
+        row = {"iteration": k, "stage": stage, "model": model, "result": work()}
+        self.run.write(row)
+        self._rows[(k, stage)] = row
+        return row["result"]
 
     def iteration(self, k: int, model: str) -> str:
         """Run (or finish) iteration ``k`` starting from ``model``; returns the model the next one starts from."""
         folder = self.c.out / f"iter-{k}"
         folder.mkdir(parents=True, exist_ok=True)
-        mpath = folder / "manifest.json"
-        m = _manifest(mpath)
-        m.update(iteration=k, model=model)
+
+        def evaluate_stage(which: str) -> Callable[[], dict[str, Any]]:
+            def work() -> dict[str, Any]:
+                self.log(f"iteration {k}: evaluating {which}")
+                return self._evaluate(which, folder)
+            return work
+
         if k == 0:
-            if "eval" not in m["done"]:
-                self.log(f"iteration 0: evaluating {model}")
-                m["eval"] = self._evaluate(model, folder)
-                m["done"].append("eval")
-                _save(mpath, m)
+            self._stage(0, "eval", model, evaluate_stage(model))
             return model
-        if "rollout" not in m["done"]:
+
+        def rollout_stage() -> dict[str, Any]:
             self.log(f"iteration {k}: rollouts of {model}")
-            self._rollout(model, self.train_envs, folder / "trajectories.jsonl", self.c.samples,
-                          self.c.rollout_temperature)
-            m["done"].append("rollout")
-            _save(mpath, m)
-        if "data" not in m["done"]:
-            trajectories = list(read_trajectories(folder / "trajectories.jsonl"))
+            s = self._rollout(model, self.train_envs, folder / "trajectories.jsonl", self.c.samples,
+                              self.c.rollout_temperature)
+            return {"planned": s.planned, "failed": s.failed_total, "mean_f1_this_run": s.mean_f1}
+
+        def data_stage() -> dict[str, Any]:
+            trajectories = load_trajectories(folder / "trajectories.jsonl")
             prompts = list(prefixes(trajectories, {e.id: e for e in self.train_envs}))
-            m["data"] = write_data(folder / "data", prompts, manifest={"iteration": k, "model": model})
-            m["done"].append("data")
-            _save(mpath, m)
-        trained = folder / "train" / "final"
-        if "train" not in m["done"]:
-            self.log(f"iteration {k}: training on {m['data']['prompts']} prompts")
-            defaults = {"algo": "grpo"}
-            config = TrlRunConfig(**{**defaults, **self.c.trl, "model": model, "data": folder / "data",
+            return write_data(folder / "data", prompts, manifest={"iteration": k, "model": model})
+
+        data: dict[str, Any] = {}
+
+        def train_stage() -> dict[str, Any]:
+            self.log(f"iteration {k}: training on {data.get('prompts')} prompts")
+            config = TrlRunConfig(**{"algo": "grpo", **self.c.trl, "model": model, "data": folder / "data",
                                      "out": folder / "train"})
             result = run_trl(config)
-            m["train"] = {"steps": result.steps, "seconds": result.seconds, "final": str(result.final)}
-            m["done"].append("train")
-            _save(mpath, m)
-        if "eval" not in m["done"]:
-            self.log(f"iteration {k}: evaluating {trained}")
-            m["eval"] = self._evaluate(str(trained), folder)
-            m["done"].append("eval")
-            _save(mpath, m)
-        return str(trained)
+            return {"steps": result.steps, "seconds": result.seconds, "final": str(result.final)}
 
-    def run(self) -> dict[str, Any]:
-        model = self.c.model
-        for k in range(self.c.iterations + 1):
-            model = self.iteration(k, model)
-        return self.summary()
+        self._stage(k, "rollout", model, rollout_stage)
+        data.update(self._stage(k, "data", model, data_stage))
+        trained = self._stage(k, "train", model, train_stage)["final"]
+        self._stage(k, "eval", trained, evaluate_stage(trained))
+        return trained
+
+    def run_all(self, overwrite: bool = False) -> dict[str, Any]:
+        owns = [self.c.out / "iter-*", self.c.out / "summary.json", self.c.out / "solve_f1.png"]
+        with Run(self.c.out / "progress.jsonl", kind="loop", identity=self.c.identity(), overwrite=overwrite,
+                 owns=owns, key=lambda r: (r.get("iteration"), r.get("stage")) if "stage" in r else None) as run:
+            self.run = run
+            self._rows = {(r["iteration"], r["stage"]): r for r in run.records()}
+            model = self.c.model
+            for k in range(self.c.iterations + 1):
+                model = self.iteration(k, model)
+            summary = self.summary()
+            run.save("complete", counts={"iterations": self.c.iterations, "stages": len(self._rows)})
+        return summary
 
     def summary(self) -> dict[str, Any]:
         rows = []
         for k in range(self.c.iterations + 1):
-            m = _manifest(self.c.out / f"iter-{k}" / "manifest.json")
-            if "eval" in m:
-                groups = m["eval"]["groups"]
-                rows.append({"iteration": k, "model": m["model"],
+            row = self._rows.get((k, "eval"))
+            if row is not None:
+                groups = row["result"]["groups"]
+                rows.append({"iteration": k, "model": row["model"],
                              **{g: round(100 * groups[g]["solve_f1"]["mean"], 2) for g in groups}})
         summary = {"config": {**asdict(self.c), "envs": str(self.c.envs), "out": str(self.c.out)}, "iterations": rows}
         atomic_write_text(self.c.out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
@@ -172,5 +205,6 @@ def plot_iterations(rows: list[dict[str, Any]], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def run_loop(config: LoopConfig, executor: Executor | None = None, log: Callable[[str], None] = print) -> dict:
-    return Loop(replace(config, out=Path(config.out)), executor, log).run()
+def run_loop(config: LoopConfig, executor: Executor | None = None, log: Callable[[str], None] = print, *,
+             overwrite: bool = False) -> dict:
+    return Loop(replace(config, out=Path(config.out)), executor, log).run_all(overwrite=overwrite)

@@ -4,11 +4,15 @@ reward, DPO on preference pairs; optional LoRA (peft), checkpoints and resume.
 The defaults follow the paper's settings where TRL has them (learning rate 1e-6, 16 samples per prompt,
 KL coefficient 0.001, entropy coefficient 0.001, temperature 1.0); ``docs/training.md`` maps each one.
 torch, transformers, trl and peft are imported only when a run starts (the ``train`` extra).
+
+The run folder is a :class:`~toolgym.io.Run` whose identity is the configuration without its extent
+(``max_steps``, ``epochs``): a rerun of a finished run with the same extent does nothing, a longer one
+continues from the last checkpoint, an interrupted one resumes, and a rerun with other settings is
+refused (``overwrite`` starts again). The data is read and checked before any model is loaded.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
-from ..io import JsonlWriter, atomic_write_text
+from ..io import JsonlWriter, Run, iter_jsonl
 from .layouts import dpo_rows, read_pairs, read_turns, trl_rows
 
 Algo = Literal["grpo", "rloo", "dpo"]
@@ -62,6 +66,16 @@ class TrlRunConfig:
         d["data"], d["out"], d["envs"] = str(self.data), str(self.out), str(self.envs) if self.envs else None
         return d
 
+    def identity(self) -> dict[str, Any]:
+        """What a resumed run must match: everything but where it is written and how long it trains."""
+        return {k: v for k, v in self.to_dict().items() if k not in EXTENT and k != "out"}
+
+    def extent(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in EXTENT}
+
+
+EXTENT = ("max_steps", "epochs")  # how long a run trains: a longer rerun continues a finished one
+
 
 @dataclass
 class TrlRunResult:
@@ -71,6 +85,7 @@ class TrlRunResult:
     log: list[dict[str, Any]]
     seconds: float
     resumed_from: str | None = None
+    already_done: bool = False  # a finished run of the same configuration was found: nothing was trained
 
 
 def _need_train_extra():
@@ -119,14 +134,45 @@ def _peft_config(c: TrlRunConfig):
     return LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, target_modules=c.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def build_trainer(c: TrlRunConfig, model=None, tokenizer=None):
-    """The TRL trainer for ``c`` (model and tokenizer loaded by name unless given)."""
+def training_data(c: TrlRunConfig) -> list[Any]:
+    """The rows a run trains on (preference pairs, per-turn prompts, or environments for whole episodes),
+    read and checked before any model is loaded: a mistake in the data costs seconds, not a download."""
+    if c.algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm {c.algo!r}; use one of {', '.join(ALGOS)}")
+    if c.episodes:
+        from ..io import read_environments
+
+        if c.algo != "grpo":
+            raise ConfigError("whole-episode training (--episodes) is available with --algo grpo")
+        if c.envs is None:
+            raise ConfigError("whole-episode training needs the environments: give --envs")
+        if not Path(c.envs).exists():
+            raise ConfigError(f"--envs {c.envs} does not exist")
+        envs = [e for e in read_environments(c.envs) if (e.metadata.split or "train") == "train"]
+        if not envs:
+            raise ConfigError(f"no training environments (metadata.split == 'train') in {c.envs}")
+        return envs[: c.limit] if c.limit else envs
+    if not Path(c.data).exists():
+        raise ConfigError(f"--data {c.data} does not exist; make it with `toolgym train prepare`")
+    if c.algo == "dpo":
+        pairs = read_pairs(c.data)
+        if not pairs:
+            raise ConfigError(f"no preference pairs in {c.data}; prepare them with `toolgym train prepare --pairs step`")
+        return pairs[: c.limit] if c.limit else pairs
+    prompts = read_turns(c.data, split="train")
+    if not prompts:
+        raise ConfigError(f"no training prompts in {c.data}; prepare them with `toolgym train prepare`")
+    return prompts[: c.limit] if c.limit else prompts
+
+
+def build_trainer(c: TrlRunConfig, model=None, tokenizer=None, data: list[Any] | None = None):
+    """The TRL trainer for ``c`` (model and tokenizer loaded by name unless given; ``data`` read by
+    :func:`training_data` unless given)."""
     _need_train_extra()
     import torch
     from datasets import Dataset
 
-    if c.algo not in ALGOS:
-        raise ConfigError(f"unknown algorithm {c.algo!r}; use one of {', '.join(ALGOS)}")
+    data = training_data(c) if data is None else data
     if model is None or tokenizer is None:
         model, tokenizer = load_model(c.model, c.bf16)
     tokenizer.padding_side = "left"
@@ -138,21 +184,15 @@ def build_trainer(c: TrlRunConfig, model=None, tokenizer=None):
     if c.algo == "dpo":
         from trl import DPOConfig, DPOTrainer
 
-        pairs = read_pairs(c.data)
-        if not pairs:
-            raise ConfigError(f"no preference pairs in {c.data}; prepare them with `toolgym train prepare --pairs step`")
-        rows = dpo_rows(pairs[: c.limit] if c.limit else pairs, tokenizer, template)
+        rows = dpo_rows(data, tokenizer, template)
         args = DPOConfig(**common, beta=c.dpo_beta, **c.extra)
         return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                           peft_config=_peft_config(c))
     if c.episodes:
-        return _episode_trainer(c, model, tokenizer, common)
+        return _episode_trainer(c, model, tokenizer, common, data)
     from ..reward.trl import make_reward_func
 
-    prompts = read_turns(c.data, split="train")
-    if not prompts:
-        raise ConfigError(f"no training prompts in {c.data}; prepare them with `toolgym train prepare`")
-    rows = trl_rows(prompts[: c.limit] if c.limit else prompts, tokenizer, template)
+    rows = trl_rows(data, tokenizer, template)
     online = dict(num_generations=c.num_generations, max_completion_length=c.max_completion_length,
                   temperature=c.temperature, beta=c.beta)
     reward = make_reward_func(c.reward_variant)
@@ -170,23 +210,13 @@ def build_trainer(c: TrlRunConfig, model=None, tokenizer=None):
                        processing_class=tokenizer, peft_config=_peft_config(c))
 
 
-def _episode_trainer(c: TrlRunConfig, model, tokenizer, common: dict[str, Any]):
+def _episode_trainer(c: TrlRunConfig, model, tokenizer, common: dict[str, Any], envs: list[Any]):
     """GRPO over whole episodes: TRL's tool-calling loop, toolgym environments as its environments."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from ..io import read_environments
     from .trl_env import environment_factories, episode_reward, episode_rows
 
-    if c.algo != "grpo":
-        raise ConfigError("whole-episode training (--episodes) is available with --algo grpo")
-    if c.envs is None:
-        raise ConfigError("whole-episode training needs the environments: give --envs")
-    envs = [e for e in read_environments(c.envs) if (e.metadata.split or "train") == "train"]
-    if c.limit:
-        envs = envs[: c.limit]
-    if not envs:
-        raise ConfigError(f"no training environments (metadata.split == 'train') in {c.envs}")
     args = GRPOConfig(**common, num_generations=c.num_generations, max_completion_length=c.max_completion_length,
                       temperature=c.temperature, beta=c.beta, entropy_coef=c.entropy_coef,
                       max_tool_calling_iterations=c.max_turns, **c.extra)
@@ -195,30 +225,41 @@ def _episode_trainer(c: TrlRunConfig, model, tokenizer, common: dict[str, Any]):
                        environment_factory=environment_factories(envs), peft_config=_peft_config(c))
 
 
-def run_trl(c: TrlRunConfig, model=None, tokenizer=None, *, resume: bool = True) -> TrlRunResult:
-    """Train, resuming from the last checkpoint in ``c.out`` if there is one; save the final model (LoRA
-    adapters merged) to ``c.out / "final"``; write the training log and a manifest."""
+def run_trl(c: TrlRunConfig, model=None, tokenizer=None, *, overwrite: bool = False) -> TrlRunResult:
+    """Train, resuming from the last checkpoint in ``c.out`` if an earlier run of the same configuration
+    left one; save the final model (LoRA adapters merged) to ``c.out / "final"``; write the training log
+    and the manifest. A finished run of the same configuration and extent is not trained again (the
+    result says ``already_done``). Raises :class:`~toolgym.io.RunRefused` if ``c.out`` holds a run of
+    other settings (``overwrite`` deletes its checkpoints, final model and log first)."""
     c.out = Path(c.out)
-    c.out.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(c, model, tokenizer)
-    checkpoint = last_checkpoint(c.out) if resume else None
-    t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=checkpoint)
-    seconds = time.perf_counter() - t0
-    final = c.out / "final"
-    model = trainer.model
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    model.save_pretrained(str(final))
-    trainer.processing_class.save_pretrained(str(final))
-    log = list(trainer.state.log_history)
-    log_path = c.out / "log.jsonl"
-    if log_path.exists():
-        log_path.unlink()
-    with JsonlWriter(log_path) as w:
-        for row in log:
-            w.write(row)
-    manifest = {"kind": "trl-run", "config": c.to_dict(), "steps": trainer.state.global_step, "seconds": seconds,
-                "resumed_from": checkpoint, "final": str(final), "pid": os.getpid()}
-    atomic_write_text(c.out / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    data = training_data(c)
+    with Run(c.out, kind="trl-run", identity=c.identity(), folder=True, overwrite=overwrite, seed=c.seed,
+             owns=[c.out / "checkpoint-*", c.out / "final", c.out / "log.jsonl"]) as run:
+        done = run.previous or {}
+        if run.complete and done.get("extent") == c.extent() and (c.out / "final").exists():
+            log = [row for _, row in iter_jsonl(c.out / "log.jsonl")] if (c.out / "log.jsonl").exists() else []
+            return TrlRunResult(c.out, c.out / "final", int(done.get("steps", 0)), log, 0.0, done.get("resumed_from"),
+                                already_done=True)
+        trainer = build_trainer(c, model, tokenizer, data)
+        checkpoint = last_checkpoint(c.out) if run.resumed else None
+        run.save("running", extra={"extent": c.extent(), "resumed_from": checkpoint})
+        t0 = time.perf_counter()
+        trainer.train(resume_from_checkpoint=checkpoint)
+        seconds = time.perf_counter() - t0
+        final = c.out / "final"
+        model = trainer.model
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        model.save_pretrained(str(final))
+        trainer.processing_class.save_pretrained(str(final))
+        log = list(trainer.state.log_history)
+        log_path = c.out / "log.jsonl"
+        if log_path.exists():
+            log_path.unlink()
+        with JsonlWriter(log_path) as w:
+            for row in log:
+                w.write(row)
+        run.save("complete", counts={"rows": len(data)},
+                 extra={"extent": c.extent(), "steps": trainer.state.global_step, "seconds": seconds,
+                        "resumed_from": checkpoint, "final": str(final), "pid": os.getpid()})
     return TrlRunResult(c.out, final, trainer.state.global_step, log, seconds, checkpoint)
