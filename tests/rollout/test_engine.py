@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from toolgym.evaluate import evaluate
 from toolgym.io import Run, RunRefused, read_manifest, write_environments
 from toolgym.models import ErrorRates, ScriptedPolicy, make_backend
 from toolgym.models.fake_server import ServerThread, create_app
@@ -115,3 +116,8 @@ def test_sigkill_halfway_then_rerun_loses_and_duplicates_nothing(samples, tmp_pa
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     pairs = [(r["env_id"], r["sample"]) for r in rows]
     assert len(pairs) == len(set(pairs)) == 48
+    # and its report is the uninterrupted run's (tests/evaluate shuffles the lines to show the order does not count)
+    whole = tmp_path / "whole.jsonl"
+    subprocess.run([sys.executable, str(script), str(envs), str(whole)], check=True, timeout=120)
+    by_id = {e.id: e for e in samples}
+    assert evaluate(load_trajectories(out), by_id).to_dict() == evaluate(load_trajectories(whole), by_id).to_dict()
