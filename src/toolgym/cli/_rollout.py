@@ -214,7 +214,8 @@ def eval_cmd(
     errors = Counter(failure_reason(t.error) for t in ts if t.status == "failed")
     if failures_dominate(report.counts["failed"], report.counts["episodes"], errors, max_failed_fraction,
                          trajectories):
-        console.print("report not written" if out else "")
+        if out:
+            console.print(f"{out} not written")
         raise typer.Exit(1)
     console.print(report_table(report))
     c = report.counts
