@@ -35,6 +35,8 @@ def test_means_per_scenario_and_overall():
     assert r.failed_fraction == 0.25
     excluded = evaluate(ts, include_failed=False)
     assert excluded.groups["multi_hop"]["solve_f1"].n == 1 and excluded.counts["failed"] == 1
+    assert "1 failed episode(s) (the model never answered) left out" in excluded.notes()
+    assert any("count with what they did" in n for n in r.notes())
 
 
 def test_bootstrap_interval_brackets_the_mean_and_narrows_with_n():

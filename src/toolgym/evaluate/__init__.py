@@ -29,7 +29,7 @@ __all__ = [
     "evaluate",
     "evaluate_metrics",
     "load_report",
+    "metric_summary",
     "plot_comparison",
     "save_figure",
-    "metric_summary",
 ]

@@ -89,9 +89,11 @@ class EvalReport:
             n = self.groups["overall"]["solve_f1"].n
             out.append(f"{self.no_call['overall']} of {n} trajectories made no tool call; Solve-P counts each as 100 "
                        "(the paper's convention)")
-        if self.counts.get("failed"):
-            out.append(f"{self.counts['failed']} failed episode(s) (the model never answered) count with what they "
-                       "did before failing")
+        failed = self.counts.get("failed", 0)
+        if failed:
+            left_out = self.counts.get("episodes", 0) - self.counts.get("trajectories", 0) >= failed
+            out.append(f"{failed} failed episode(s) (the model never answered) "
+                       + ("left out" if left_out else "count with what they did before failing"))
         return out
 
     @property
