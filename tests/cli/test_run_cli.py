@@ -56,7 +56,7 @@ def test_eval_refuses_to_resume_another_configuration(tmp_path, envs):
     common = ("--envs", envs, "--backend", "scripted", "--out", report, "--workers", 1)
     assert invoke("eval", *common, "--error-rate", "wrong_argument=0.3").exit_code == 0
     r = invoke("eval", *common, "--error-rate", "wrong_argument=0.6")
-    assert r.exit_code == 2 and "wrong_argument=0.6" in flat(r) and "--overwrite" in flat(r)
+    assert r.exit_code == 2 and "errors.wrong_argument: 0.3 -> 0.6" in flat(r) and "--overwrite" in flat(r)
     r = invoke("eval", *common, "--error-rate", "wrong_argument=0.6", "--overwrite")
     assert r.exit_code == 0 and "8 new trajectories" in flat(r)
 

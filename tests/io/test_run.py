@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from toolgym.io import Line, Run, RunRefused, check_outputs, latest, read_manifest
+from toolgym.io import Line, Run, RunRefused, check_outputs, identity_changes, latest, read_manifest
 
 
 def _items(path, **kw):
@@ -139,3 +139,9 @@ def test_outputs_over_inputs_are_refused(tmp_path):
 def test_latest_keeps_the_last_item_of_each_key():
     rows = [("a", 1), ("b", 1), ("a", 2)]
     assert latest(rows, key=lambda r: r[0]) == [("a", 2), ("b", 1)]
+
+
+def test_identity_changes_name_the_nested_field_that_changed():
+    old = {"model": "a", "sampling": {"temperature": 0.0, "seed": 1}}
+    new = {"model": "a", "sampling": {"temperature": 1.0, "seed": 1}, "limit": 4}
+    assert identity_changes(old, new) == ["limit: unset -> 4", "sampling.temperature: 0.0 -> 1.0"]

@@ -12,7 +12,7 @@ import pytest
 
 from toolgym.evaluate import evaluate
 from toolgym.io import Run, RunRefused, read_manifest, write_environments
-from toolgym.models import ErrorRates, ScriptedPolicy, make_backend
+from toolgym.models import BackendConfig, Endpoint, ErrorRates, ScriptedPolicy, make_backend
 from toolgym.models.fake_server import ServerThread, create_app
 from toolgym.rollout import EpisodeConfig, RolloutConfig, load_trajectories, rollout, rollout_identity
 
@@ -53,12 +53,14 @@ def test_resuming_with_another_configuration_is_refused(pool, samples, tmp_path,
 
 def test_failed_episodes_are_retried_on_resume(pool, samples, tmp_path):
     out = tmp_path / "t.jsonl"
-    dead = make_backend("openai", model="m", base_urls="http://127.0.0.1:9/v1", max_retries=0, timeout_s=2)
+    dead = make_backend(BackendConfig("openai", Endpoint(model="m", base_urls="http://127.0.0.1:9/v1", max_retries=0,
+                                                         timeout_s=2)))
     first = rollout(samples[:3], dead, out, executor=pool)
     assert first.failed == first.failed_total == 3 and first.failed_fraction == 1.0
     assert read_manifest(out)["status"] == "incomplete" and "Connection" in next(iter(first.errors))
     with ServerThread(create_app(samples)) as url:  # the same model, now served: only the failed ones run again
-        second = rollout(samples[:3], make_backend("openai", model="m", base_urls=url), out, executor=pool)
+        second = rollout(samples[:3], make_backend(BackendConfig("openai", Endpoint(model="m", base_urls=url))), out,
+                         executor=pool)
     assert (second.skipped, second.written, second.failed_total) == (0, 3, 0)
     latest = load_trajectories(out)
     assert len(out.read_text().splitlines()) == 6 and len(latest) == 3

@@ -95,10 +95,18 @@ def _short(value: Any, width: int = 60) -> str:
 _UNSET = object()
 
 
-def identity_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """``field: old -> new`` for every field of two identities that differs."""
-    return [f"{k}: {_short(old.get(k, _UNSET))} -> {_short(new.get(k, _UNSET))}"
-            for k in sorted(set(old) | set(new)) if old.get(k, _UNSET) != new.get(k, _UNSET)]
+def identity_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``field: old -> new`` for every field of two identities that differs (``a.b`` inside a mapping)."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k, _UNSET), new.get(k, _UNSET)
+        if a == b:
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out.extend(identity_changes(a, b, f"{prefix}{k}."))
+        else:
+            out.append(f"{prefix}{k}: {_short(a)} -> {_short(b)}")
+    return out
 
 
 # ---- the lock -----------------------------------------------------------------------------------------
