@@ -1,6 +1,11 @@
 """The runner: byte-identical output for any number of workers, resumable, manifest with statistics."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from typer.testing import CliRunner
@@ -97,3 +102,25 @@ def test_ray_gives_the_same_output(reference, tmp_path):
     other = tmp_path / "envs.jsonl"
     build(CONFIG, other, N, workers=2, ray_address="local")
     assert other.read_bytes() == out.read_bytes()
+
+
+HANDLER = textwrap.dedent("""
+    import signal, sys
+    signal.signal(signal.SIGTERM, lambda *_: None)  # a library's handler that does not end the process
+    from toolgym.builder import BuildConfig, build
+    print(build(BuildConfig(seed=1), sys.argv[1], 30, workers=2).written)
+""")
+
+
+def test_a_signal_handler_of_the_parent_does_not_hang_the_process_pool(tmp_path):
+    """The pool stops its forked workers with SIGTERM when the build has what it needs; a handler inherited
+    from the parent (importing bfcl-eval installs one) must not keep them alive."""
+    proc = subprocess.Popen([sys.executable, "-c", HANDLER, str(tmp_path / "e.jsonl")], stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise AssertionError("the build hung when stopping its process pool") from None
+    assert proc.returncode == 0 and out.split() == ["30"]

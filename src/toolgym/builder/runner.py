@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -70,6 +71,13 @@ def _task(args: tuple[BuildConfig, int, int]) -> ShardResult:
     return build_shard(config, start, stop, _local_pool())
 
 
+def _default_signals() -> None:
+    """A forked worker ends on SIGTERM (how the pool stops it), whatever handler its parent installed: a
+    library's handler that does not exit (one is installed by importing bfcl-eval) hangs the pool."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+
+
 def _ranges(start: int) -> Iterator[tuple[int, int]]:
     while True:
         yield start, start + SHARD
@@ -84,7 +92,7 @@ def _local(config: BuildConfig, start: int, workers: int) -> Iterator[ShardResul
         return
     world_for(config)  # built once here; forked workers inherit it
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_default_signals) as pool:
         window: deque = deque()
         ranges = _ranges(start)
         for _ in range(workers * 2):
