@@ -1,12 +1,67 @@
-"""A model that answers BFCL multi-turn and memory entries from BFCL's own ground truth, in the form each
-handler reads (native tool calls, Qwen ``<tool_call>`` blocks, or BFCL's prompting ``[f(a=1)]``), as a
-toolgym backend and as an OpenAI-compatible FastAPI app."""
+"""A model that answers BFCL entries from BFCL's own ground truth, in the form each handler reads (native
+tool calls, Qwen ``<tool_call>`` blocks, or BFCL's prompting ``[f(a=1)]``): single-turn replies (right ones
+and the kinds of wrong one the handlers differ on), and multi-turn/memory conversations as a toolgym
+backend and as an OpenAI-compatible FastAPI app."""
 
 import ast
 import json
 import time
 
 from toolgym.models import Generation
+
+
+def _value(v):
+    """The first acceptable value of a BFCL possible-answer list ("" means: leave the parameter out)."""
+    if isinstance(v, list):
+        v = next((x for x in v if x != ""), "")
+    if isinstance(v, dict):
+        return {k: _value(x) for k, x in v.items() if _value(x) != ""}
+    return v
+
+
+def single_turn_calls(item):
+    calls = []
+    for call in item.data.get("ground_truth", []):
+        (name, args), = call.items()
+        calls.append((name, {k: _value(v) for k, v in args.items() if _value(v) != ""}))
+    return calls or [("get_weather", {"city": "Paris"})]
+
+
+def native(calls, args=json.dumps, rename=True):
+    return {"role": "assistant", "content": None, "tool_calls": [
+        {"id": f"c{i}", "type": "function", "function": {"name": n.replace(".", "_") if rename else n, "arguments": args(a)}}
+        for i, (n, a) in enumerate(calls)]}
+
+
+def blocks(calls, newline=True):
+    nl = "\n" if newline else ""
+    return "\n".join(f"<tool_call>{nl}" + json.dumps({"name": n, "arguments": a}) + f"{nl}</tool_call>" for n, a in calls)
+
+
+def python_calls(calls):
+    return "[" + ", ".join(f"{n}(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")" for n, a in calls) + "]"
+
+
+MALFORMED = '<tool_call>\n{"name": "x", "arguments": {\n</tool_call>'
+REPLIES = {  # the kinds of reply each handler is tried on (gold answers and wrong ones)
+    "openai": {
+        "gold": lambda c: native(c), "empty_args": lambda c: native(c, lambda a: ""),
+        "null_args": lambda c: native(c, lambda a: "null"), "broken_args": lambda c: native(c, lambda a: json.dumps(a)[:-1]),
+        "text_blocks": lambda c: {"role": "assistant", "content": blocks(c)}, "prose": lambda c: "I cannot help.",
+        "no_calls": lambda c: {"role": "assistant", "content": "", "tool_calls": []},
+    },
+    "qwen": {
+        "gold": lambda c: blocks(c), "no_newlines": lambda c: blocks(c, newline=False),
+        "one_malformed": lambda c: blocks(c) + "\n" + MALFORMED, "only_malformed": lambda c: MALFORMED,
+        "think": lambda c: "<think>\n" + blocks([("zzz", {})]) + "\n</think>\n\n" + blocks(c),
+        "list_block": lambda c: "<tool_call>\n[1, 2]\n</tool_call>", "native": lambda c: native(c, rename=False),
+        "prose": lambda c: "I cannot help.",
+    },
+    "prompt": {
+        "gold": lambda c: python_calls(c), "prose": lambda c: "None of the functions can be used.",
+        "think": lambda c: "<think>x</think>" + python_calls(c), "empty_list": lambda c: "[]",
+    },
+}
 
 
 def _positional(entry, name):

@@ -1,7 +1,9 @@
 """BFCL's own verdicts, for agreement tests: the results toolgym recorded, scored by bfcl-eval's
 ``eval_runner.evaluate_task`` with BFCL's own handler class for the same model family."""
 
+import contextlib
 import copy
+import io
 import json
 import os
 import uuid
@@ -58,7 +60,8 @@ def bfcl_verdicts(category: str, results: dict[str, object], handler: str, score
     names = lib().multi_turn_globals
     before = set(names)
     try:
-        evaluate_task(category, None, score_dir, entries, model_name, bfcl, {}, allow_missing=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per category
+            evaluate_task(category, None, score_dir, entries, model_name, bfcl, {}, allow_missing=True)
     finally:
         for key in set(names) - before:
             del names[key]

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from bench_helpers import Scripted
-from bfcl_gold import GoldBackend
+from bfcl_gold import MALFORMED, REPLIES, GoldBackend, blocks, native, single_turn_calls
 
 from toolgym.bench import load_results, run_benchmark
 from toolgym.bench.bfcl import BFCL, NON_LIVE, bfcl_unavailable, expand_categories
@@ -28,62 +28,8 @@ SINGLE = ("simple_python", "simple_java", "simple_javascript", "multiple", "para
           "live_irrelevance", "live_relevance")
 
 
-def _value(v):
-    """The first acceptable value of a BFCL possible-answer list ("" means: leave the parameter out)."""
-    if isinstance(v, list):
-        v = next((x for x in v if x != ""), "")
-    if isinstance(v, dict):
-        return {k: _value(x) for k, x in v.items() if _value(x) != ""}
-    return v
-
-
-def gold_calls(item):
-    calls = []
-    for call in item.data.get("ground_truth", []):
-        (name, args), = call.items()
-        calls.append((name, {k: _value(v) for k, v in args.items() if _value(v) != ""}))
-    return calls or [("get_weather", {"city": "Paris"})]
-
-
-def native(calls, args=json.dumps, rename=True):
-    return {"role": "assistant", "content": None, "tool_calls": [
-        {"id": f"c{i}", "type": "function", "function": {"name": n.replace(".", "_") if rename else n, "arguments": args(a)}}
-        for i, (n, a) in enumerate(calls)]}
-
-
-def blocks(calls, newline=True):
-    nl = "\n" if newline else ""
-    return "\n".join(f"<tool_call>{nl}" + json.dumps({"name": n, "arguments": a}) + f"{nl}</tool_call>" for n, a in calls)
-
-
-def python_calls(calls):
-    return "[" + ", ".join(f"{n}(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")" for n, a in calls) + "]"
-
-
-MALFORMED = '<tool_call>\n{"name": "x", "arguments": {\n</tool_call>'
-REPLIES = {  # the kinds of reply each handler is tried on (gold answers and wrong ones)
-    "openai": {
-        "gold": lambda c: native(c), "empty_args": lambda c: native(c, lambda a: ""),
-        "null_args": lambda c: native(c, lambda a: "null"), "broken_args": lambda c: native(c, lambda a: json.dumps(a)[:-1]),
-        "text_blocks": lambda c: {"role": "assistant", "content": blocks(c)}, "prose": lambda c: "I cannot help.",
-        "no_calls": lambda c: {"role": "assistant", "content": "", "tool_calls": []},
-    },
-    "qwen": {
-        "gold": lambda c: blocks(c), "no_newlines": lambda c: blocks(c, newline=False),
-        "one_malformed": lambda c: blocks(c) + "\n" + MALFORMED, "only_malformed": lambda c: MALFORMED,
-        "think": lambda c: "<think>\n" + blocks([("zzz", {})]) + "\n</think>\n\n" + blocks(c),
-        "list_block": lambda c: "<tool_call>\n[1, 2]\n</tool_call>", "native": lambda c: native(c, rename=False),
-        "prose": lambda c: "I cannot help.",
-    },
-    "prompt": {
-        "gold": lambda c: python_calls(c), "prose": lambda c: "None of the functions can be used.",
-        "think": lambda c: "<think>x</think>" + python_calls(c), "empty_list": lambda c: "[]",
-    },
-}
-
-
 def run_replies(bench, items, make_reply, tmp_path, name):
-    backend = Scripted({f"bfcl:{it.id}": [make_reply(gold_calls(it))] for it in items})
+    backend = Scripted({f"bfcl:{it.id}": [make_reply(single_turn_calls(it))] for it in items})
     return run_benchmark(bench, backend, tmp_path / f"{name}.jsonl", concurrency=64)
 
 
