@@ -8,6 +8,11 @@ verdicts differ (the test suite checks a sample of each category; this is the wh
 
     python perf/bfcl_agreement.py [--handlers openai qwen prompt] [--kinds gold null_args ...]
                                   [--categories simple_python ...] [--per-category N]
+    python perf/bfcl_agreement.py --conversations [--modes gold wrong_value skip loop wrong_answer]
+
+With ``--conversations`` the multi-turn and memory categories are run instead, by a model answering from
+BFCL's ground truth in the chosen modes (right, a wrong argument, a skipped turn, never stopping, a wrong
+memory answer).
 
 It uses the reply makers and the reference runner of the test suite (tests/bench).
 """
@@ -22,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "bench"))
 
-from bfcl_gold import REPLIES, single_turn_calls  # noqa: E402
+from bfcl_gold import REPLIES, GoldBackend, single_turn_calls  # noqa: E402
 from bfcl_reference import bfcl_verdicts  # noqa: E402
 
 from toolgym.bench import run_benchmark  # noqa: E402
@@ -56,18 +61,27 @@ def main() -> None:
     ap.add_argument("--kinds", nargs="+", default=None, help="reply kinds (default: every kind of the handler)")
     ap.add_argument("--categories", nargs="+", default=list(GROUPS["single_turn"]))
     ap.add_argument("--per-category", type=int, default=None)
+    ap.add_argument("--conversations", action="store_true", help="multi-turn and memory instead of single-turn")
+    ap.add_argument("--modes", nargs="+", default=["gold", "wrong_value", "skip", "loop", "wrong_answer"])
     args = ap.parse_args()
+    if args.conversations:
+        args.categories = [*GROUPS["multi_turn"], "memory_kv", "memory_rec_sum"]
     total = differ = 0
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for handler in args.handlers:
-            bench = BFCL(args.categories, handler=handler, per_category=args.per_category)
-            items = bench.items()
-            for kind in args.kinds or list(REPLIES[handler]):
-                if kind not in REPLIES[handler]:
+            for kind in (args.modes if args.conversations else args.kinds or list(REPLIES[handler])):
+                bench = BFCL(args.categories, handler=handler, per_category=args.per_category,
+                             workdir=Path(tmp) / f"memory-{handler}-{kind}")
+                items = bench.items()
+                if args.conversations:
+                    backend = GoldBackend({i.id: i for i in items}, handler, mode=kind)
+                elif kind in REPLIES[handler]:
+                    backend = Replies(items, REPLIES[handler][kind])
+                else:
                     continue
                 out = Path(tmp) / f"{handler}-{kind}.jsonl"
-                run = run_benchmark(bench, Replies(items, REPLIES[handler][kind]), out, concurrency=256)
+                run = run_benchmark(bench, backend, out, concurrency=64)
                 for cat in args.categories:
                     rows = [r for r in run.results if r.category == cat]
                     theirs = bfcl_verdicts(cat, {r.id: r.detail["bfcl_result"] for r in rows}, handler,
