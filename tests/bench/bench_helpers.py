@@ -4,8 +4,16 @@ each conversation's episode ``<benchmark>:<item id>``), recording every request 
 from toolgym.models import Generation
 
 
+def _generation(reply):
+    """A reply as a generation: text, or a chat message (dict: native tool calls, arguments kept raw)."""
+    if isinstance(reply, dict):
+        return Generation(text=reply.get("content") or "", message={k: v for k, v in reply.items() if v is not None})
+    return Generation(text=reply)
+
+
 class Scripted:
-    """``replies[episode]`` is the list of replies, one per turn; ``default`` answers anything else."""
+    """``replies[episode]`` is the list of replies (text or chat messages), one per turn; ``default``
+    answers anything else."""
 
     name = "scripted-test"
 
@@ -19,11 +27,11 @@ class Scripted:
             self.requests.append(r)
             script = self.replies.get(r.episode)
             if callable(script):
-                out.append(Generation(text=script(r)))
+                out.append(_generation(script(r)))
             elif script is not None and r.turn < len(script):
-                out.append(Generation(text=script[r.turn]))
+                out.append(_generation(script[r.turn]))
             else:
-                out.append(Generation(text=self.default))
+                out.append(_generation(self.default))
         return out
 
     async def aclose(self):

@@ -94,3 +94,88 @@ def test_contamination_cli(tmp_path, envs_file, data_dir):
     report = json.loads(out.read_text())
     assert report["benchmarks"]["toolhop"]["items"] == 3 and report["benchmarks"]["rotbench"]["items"] == 5
     assert report["benchmarks"]["toolhop"]["identical_questions"] == 0
+
+
+def test_bench_list_says_what_runs_here():
+    res = invoke("bench", "--list")
+    assert res.exit_code == 0
+    for entry in ("own", "bfcl", "toolhop", "taubench", "tau2", "rotbench", "general"):
+        assert f" {entry} " in res.output
+    assert "--bfcl-handler" in res.output and "web_search_base" in res.output
+
+
+def _refusing_app():
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat():
+        return JSONResponse({"error": {"message": "model not loaded"}}, status_code=400)
+
+    return app
+
+
+@pytest.mark.skipif(bfcl_unavailable() is not None, reason=bfcl_unavailable() or "")
+def test_a_run_whose_items_failed_exits_non_zero(tmp_path):
+    with ServerThread(_refusing_app()) as url:
+        res = invoke("bench", "m", "--suite", "bfcl", "--base-url", url, "--out", tmp_path,
+                     "--bfcl-categories", "irrelevance", "--per-category", "2")
+    assert res.exit_code == 1 and "--max-failed-fraction" in res.output
+    assert (tmp_path / "suite.json").exists() and len((tmp_path / "bfcl.jsonl").read_text().splitlines()) == 2
+
+
+def _tau2_app():
+    """One OpenAI-compatible server playing both sides of tau2's mock domain: the user (its system prompt is
+    tau2's user guidelines) states its scenario, then stops once told "Done."; the agent finds the task by
+    that scenario, does its gold actions, then says "Done."."""
+    from fastapi import FastAPI, Request
+    from tau2.domains.mock.environment import get_tasks
+
+    tasks = get_tasks()
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        messages = body["messages"]
+        if messages[0]["content"].startswith("# User Simulation Guidelines"):
+            said = [m for m in messages if m["role"] == "user"]
+            scenario = messages[0]["content"].split("<scenario>")[1].split("</scenario>")[0].strip()
+            msg = {"role": "assistant", "content": "###STOP###" if str(said[-1]["content"]).startswith("Done")
+                   else scenario}
+        else:
+            first = next((m["content"] for m in messages if m["role"] == "user"), "")
+            task = next((t for t in tasks if t.user_scenario.instructions in str(first)), None)
+            actions = (task.evaluation_criteria.actions or []) if task else []
+            msg = {"role": "assistant", "content": "Done."}
+            if messages[-1]["role"] == "user" and actions:
+                msg = {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": f"c{len(messages)}_{i}", "type": "function",
+                     "function": {"name": a.name, "arguments": json.dumps(a.arguments)}} for i, a in enumerate(actions)]}
+        return {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+    return app
+
+
+def test_tau2_mock_domain_end_to_end_over_http(tmp_path):
+    from toolgym.bench.tau2bench import tau2_unavailable
+
+    if tau2_unavailable():
+        pytest.skip(tau2_unavailable())
+    with ServerThread(_tau2_app()) as url:
+        res = invoke("bench", "agent", "--suite", "tau2", "--tau2-domains", "mock", "--base-url", url,
+                     "--tau-user-model", "user", "--tau-user-base-url", url, "--out", tmp_path)
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "suite.json").read_text())["reports"]["tau2"]
+    assert rep["counts"] == {"items": 9, "failed": 0}
+    rows = {json.loads(line)["id"]: json.loads(line) for line in (tmp_path / "tau2.jsonl").read_text().splitlines()}
+    assert rows["mock:create_task_1"]["metrics"]["reward"] == 1.0
+    assert rows["mock:create_task_1"]["detail"]["reward_info"]["db_check"]["db_match"] is True
+    assert 0 < rep["groups"]["mock"]["pass^1"]["mean"] <= 1
+    assert "pass^1" in res.output
+    missing_user = invoke("bench", "agent", "--suite", "tau2", "--base-url", url, "--out", tmp_path / "x")
+    assert missing_user.exit_code == 2 and "--tau-user-model" in missing_user.output

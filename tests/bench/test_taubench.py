@@ -1,130 +1,194 @@
-"""tau-bench: a retail domain in the paper's layout, the database-hash + outputs reward, a simulated
-user (any backend) and a recorded user (offline replay)."""
+"""tau-bench: a retail domain in both published layouts (tau-bench's own tau_bench/envs folders with Python
+tool classes, and the paper's converted tools.json/codes.json), episodes and rewards as tau-bench's
+ToolCallingAgent.solve and Env give them, pass^k over trials, a simulated and a recorded user.
+
+The expected rewards of ``SCENARIOS`` were produced by tau-bench's own code (sierra-research/tau-bench
+59a200c: ``ToolCallingAgent.solve`` on ``MockRetailDomainEnv`` with the retail folder replaced by the test
+domain under data/tau_bench, litellm's completion answering with the same scripts; an exception scored 0
+as its run.py does)."""
+
+import json
 
 import pytest
-from bench_helpers import Scripted, call
+from bench_helpers import Scripted
 
 from toolgym.bench import BenchDataError, run_benchmark
-from toolgym.bench._tau_user import GREETING, STOP, BackendUser, RecordedUser, load_user_log
+from toolgym.bench._base import ItemResult
+from toolgym.bench._report import BenchReport, add_pass_hat_k
+from toolgym.bench._tau_domain import data_hash, to_hashable
+from toolgym.bench._tau_user import (
+    GREETING,
+    STOP,
+    BackendUser,
+    RecordedUser,
+    load_user_log,
+    user_system_prompt,
+)
 from toolgym.bench.taubench import Domain, TauBench, _actions, load_tasks, tasks_from_python
 
 EMAIL = "ana.lopez@example.com"
-GOOD = {
-    "tau:retail-0": [call("find_user_id_by_email", email=EMAIL), call("get_order_details", order_id="#W100"),
-                     "Order #W100 is pending. Shall I cancel it as no longer needed?",
-                     call("cancel_pending_order", order_id="#W100", reason="no longer needed"),
-                     "Your order #W100 is cancelled."],
-    "tau:retail-1": [call("find_user_id_by_email", email=EMAIL), call("get_order_details", order_id="#W101"),
-                     call("calculate", expression="12.0 + 10.0"), "Your order #W101 cost 22.0 in total."],
-    "tau:retail-2": [call("find_user_id_by_email", email="ben.okafor@example.com"),
-                     call("get_order_details", order_id="#W200"),
-                     call("transfer_to_human_agents", summary="Wants to cancel a processed order.")],
+
+
+def call(name, args=None, raw=None, extra=()):
+    calls = [{"id": f"c_{name}", "type": "function",
+              "function": {"name": name, "arguments": raw if raw is not None else json.dumps(args)}}, *extra]
+    return {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def say(text):
+    return {"role": "assistant", "content": text}
+
+
+GOLD0 = [call("find_user_id_by_email", {"email": EMAIL}), call("get_order_details", {"order_id": "#W100"}),
+         say("Order #W100 is pending. Shall I cancel it as no longer needed?"),
+         call("cancel_pending_order", {"order_id": "#W100", "reason": "no longer needed"}),
+         say("Your order #W100 is cancelled.")]
+USER0 = [f"Hi, I'd like to cancel my order #W100. My email is {EMAIL}.", "Yes please, I no longer need it.", STOP]
+BAD = {"id": "c_bad", "type": "function", "function": {"name": "cancel_pending_order", "arguments": '{"order_id": '}}
+# scenario: (task index, agent replies, user turns, tau-bench's reward)
+SCENARIOS = {
+    "gold": (0, GOLD0, USER0, 1.0),
+    "never_stops": (0, GOLD0[:4] + [say("Anything else?")] * 40, USER0[:2] + ["Hmm, let me think."] * 40, 0.0),
+    "bad_json": (0, [call("find_user_id_by_email", raw='{"email": '), *GOLD0], USER0, 0.0),
+    "null_args": (0, [call("find_user_id_by_email", raw="null"), *GOLD0], USER0, 0.0),
+    "second_call_bad": (0, [call("find_user_id_by_email", {"email": EMAIL}, extra=[BAD]), *GOLD0[1:]], USER0, 1.0),
+    "transfer": (2, [call("find_user_id_by_email", {"email": "ben.okafor@example.com"}),
+                     call("get_order_details", {"order_id": "#W200"}),
+                     call("transfer_to_human_agents", {"summary": "Wants to cancel a processed order."})],
+                 ["I want to cancel order #W200, email ben.okafor@example.com.", STOP], 1.0),
+    "missing_output": (1, [call("find_user_id_by_email", {"email": EMAIL}), call("get_order_details", {"order_id": "#W101"}),
+                           say("It cost twenty-two dollars.")],
+                       [f"How much did my order #W101 cost? My email is {EMAIL}.", STOP], 0.0),
+    "right_output": (1, [call("find_user_id_by_email", {"email": EMAIL}), call("get_order_details", {"order_id": "#W101"}),
+                         say("Your order #W101 cost 22.0 in total.")],
+                     [f"How much did my order #W101 cost? My email is {EMAIL}.", STOP], 1.0),
 }
-USER_LOG = {
-    "retail-0": [f"Hi, I'd like to cancel my order #W100. My email is {EMAIL}.", "Yes please, I no longer need it.", STOP],
-    "retail-1": [f"How much did my order #W101 cost? My email is {EMAIL}.", STOP],
-    "retail-2": ["I want to cancel order #W200, email ben.okafor@example.com.", "Then get me a human.", STOP],
-}
 
 
-@pytest.fixture()
-def bench(data_dir):
-    return TauBench(data_dir / "taubench" / "tasks.jsonl", data_dir / "taubench", RecordedUser(USER_LOG))
+@pytest.fixture(params=["tau-bench", "ftrl"])
+def layout(request, data_dir):
+    """(tasks file or None, domain folders) of the test domain in each layout."""
+    if request.param == "tau-bench":
+        return None, data_dir / "tau_bench" / "envs"
+    return data_dir / "taubench" / "tasks.jsonl", data_dir / "taubench"
 
 
-def test_tasks_and_domain_load_from_the_papers_layout(bench, data_dir):
-    items = bench.items()
-    assert [i.id for i in items] == ["retail-0", "retail-1", "retail-2"] and {i.category for i in items} == {"retail"}
-    dom = bench.domain("retail")
-    assert set(dom.data) == {"users", "orders", "products"} and len(dom.tools) == 5
-    assert dom.call(dom.data, "calculate", {"expression": "2 * 3"}) == "6.0"
-    assert dom.call(dom.data, "get_order_details", {"order_id": "#W999"}) == "Error: order not found"
-    assert dom.call(dom.data, "cancel_pending_order", {"order_id": "#W100"}).startswith("Error: ")  # missing arg
-    assert dom.call(dom.data, "refund", {}) == "Unknown action refund"
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_rewards_are_tau_benchs(layout, scenario, tmp_path):
+    task, agent, user, expected = SCENARIOS[scenario]
+    tasks, info = layout
+    item_id = f"retail-{task}"
+    bench = TauBench(tasks, info, RecordedUser({item_id: user}), domain="retail")
+    run = run_benchmark(bench, Scripted({f"tau:{item_id}": agent}, default=say("...")), tmp_path / "tau.jsonl")
+    result = next(r for r in run.results if r.id == item_id)
+    assert result.status == "ok" and result.metrics["reward"] == expected, result.detail
 
 
-def test_taubench_python_task_files_are_read_as_data(data_dir):
+def test_ending_is_recorded(data_dir, tmp_path):
+    info = data_dir / "tau_bench" / "envs"
+    _, agent, user, _ = SCENARIOS["never_stops"]
+    run = run_benchmark(TauBench(None, info, RecordedUser({"retail-0": user})), Scripted({"tau:retail-0": agent}),
+                        tmp_path / "a.jsonl", limit=1)
+    assert run.results[0].detail == {"done": False, "ended": "ran out of steps (30)", "user": "recorded-user"}
+    assert sum(m["role"] == "assistant" for m in run.results[0].messages) == 30
+    _, agent, user, _ = SCENARIOS["bad_json"]
+    run = run_benchmark(TauBench(None, info, RecordedUser({"retail-0": user})), Scripted({"tau:retail-0": agent}),
+                        tmp_path / "b.jsonl", limit=1)
+    assert run.results[0].detail["ended"].startswith("error: arguments of find_user_id_by_email are not JSON")
+
+
+def test_both_layouts_are_the_same_domain(data_dir):
+    ours = Domain.load(data_dir / "tau_bench" / "envs" / "retail")
+    paper = Domain.load(data_dir / "taubench" / "retail")
+    assert ours.layout == "tau-bench" and paper.layout == "ftrl"
+    assert ours.tools == paper.tools and ours.wiki == paper.wiki and ours.data == paper.data
+    for name, args in [("calculate", {"expression": "2 * 3"}), ("get_order_details", {"order_id": "#W999"}),
+                       ("get_order_details", {"order_id": "#W100"}), ("refund", {})]:
+        assert ours.call(ours.fresh_data(), name, args) == paper.call(paper.fresh_data(), name, args)
+    assert ours.call(ours.data, "refund", {}) == "Unknown action refund"
+    assert ours.call(ours.data, "cancel_pending_order", {"order_id": "#W100"}).startswith("Error: ")  # missing arg
+
+
+def test_task_splits_of_the_domain_folders(data_dir):
+    info = data_dir / "tau_bench" / "envs"
+    assert [i.id for i in load_tasks(None, None, info=info)] == ["retail-0", "retail-1", "retail-2"]
+    assert [i.id for i in load_tasks(None, "retail", info=info, split="dev")] == ["retail-dev-0", "retail-dev-1"]
+    assert [i.id for i in load_tasks(None, None, info=info, split="train")] == ["retail-train-0"]
+    with pytest.raises(BenchDataError, match="--tau-split"):
+        load_tasks(None, None, info=info, split="valid")
     py = tasks_from_python(data_dir / "taubench" / "retail" / "tasks_dev.py")
     jsonl = load_tasks(data_dir / "taubench" / "tasks.jsonl", None)
     assert [t["instruction"] for t in py] == [i.data["instruction"] for i in jsonl[:2]]
     assert [_actions(t["actions"]) for t in py] == [_actions(i.data["actions"]) for i in jsonl[:2]]
-    items = load_tasks(data_dir / "taubench" / "retail" / "tasks_dev.py", None)
-    assert [i.id for i in items] == ["retail-0", "retail-1"] and items[1].data["outputs"] == ["22"]
 
 
-def test_right_actions_pass_and_the_database_is_per_episode(bench, tmp_path):
-    run = run_benchmark(bench, Scripted(GOOD), tmp_path / "tau.jsonl", concurrency=3)
-    assert [r.metrics["pass^1"] for r in run.results] == [1.0, 1.0, 1.0]
-    assert bench.domain("retail").data["orders"]["#W100"]["status"] == "pending"  # the shared copy is untouched
-    conv = run.results[0].messages
-    assert conv[0]["role"] == "system" and "Retail agent policy" in conv[0]["content"]
-    assert [m["content"] for m in conv if m["role"] == "user"] == USER_LOG["retail-0"]
-    assert run.results[1].detail["outputs"] == {"22": True}
-    assert conv[-1] == {"role": "user", "content": STOP}
-    assert run.results[2].messages[-1]["content"] == "Transfer successful"  # the terminate tool ends the episode
-    assert run.report.value("retail", "pass^1").mean == 1.0
+def test_hash_is_tau_benchs():
+    # tau-bench's to_hashable keeps 1 and "1" apart, where a JSON dump with sort_keys would not
+    assert to_hashable({"b": [1, {"c": {2, 1}}], "a": 1}) == (("a", 1), ("b", (1, (("c", (1, 2)),))))
+    assert data_hash({1: "x"}) != data_hash({"1": "x"})
 
 
-def test_wrong_state_or_missing_output_fails(bench, tmp_path):
-    bad = dict(GOOD)
-    bad["tau:retail-0"] = [*GOOD["tau:retail-0"][:3], call("cancel_pending_order", order_id="#W100",
-                                                            reason="ordered by mistake"), "Done."]
-    bad["tau:retail-1"] = [*GOOD["tau:retail-1"][:3], "It cost twenty-two dollars."]
-    bad["tau:retail-2"] = [call("cancel_pending_order", order_id="#W100", reason="no longer needed"),  # wrong order
-                           "I cannot cancel it, sorry."]
-    run = run_benchmark(bench, Scripted(bad), tmp_path / "tau.jsonl")
-    assert [r.metrics["pass^1"] for r in run.results] == [0.0, 0.0, 0.0]
-    assert run.results[0].detail["database_ok"] is False
-    assert run.results[1].detail == {"database_ok": True, "outputs": {"22": False}, "user": "recorded-user"}
+def test_pass_hat_k_is_tau_benchs_c_choose_k():
+    """tau-bench's display_metrics on 3 tasks x 3 trials with 3, 1 and 0 successes: pass^1 = 4/9,
+    pass^2 = (3/3 + 0 + 0)/3, pass^3 = 1/3."""
+    wins = {"a": [1, 1, 1], "b": [0, 1, 0], "c": [0, 0, 0]}
+    results = [ItemResult(t if k == 0 else f"{t}@{k}", "retail", {"reward": float(w)})
+               for t, ws in wins.items() for k, w in enumerate(ws)]
+    rep = BenchReport("taubench")
+    assert add_pass_hat_k(rep, results) == 3
+    assert rep.value("retail", "pass^1").mean == pytest.approx(4 / 9)
+    assert rep.value("retail", "pass^2").mean == pytest.approx(1 / 3)
+    assert rep.value("overall", "pass^3").mean == pytest.approx(1 / 3)
 
 
-def test_a_failed_write_leaves_the_database_as_the_gold_path_does(bench, tmp_path):
-    """tau-bench scores the final database: a refused cancellation plus no transfer still passes task 2,
-    whose gold path changes nothing."""
-    replies = {"tau:retail-2": [call("cancel_pending_order", order_id="#W200", reason="no longer needed"),
-                                "It cannot be cancelled, sorry."]}
-    run = run_benchmark(bench, Scripted(replies), tmp_path / "tau.jsonl")
-    assert "non-pending" in run.results[2].messages[3]["content"] and run.results[2].metrics["pass^1"] == 1.0
+def test_trials_run_each_task_again(data_dir, tmp_path):
+    _, agent, user, _ = SCENARIOS["gold"]
+    bench = TauBench(None, data_dir / "tau_bench" / "envs", RecordedUser({"retail-0": user, "retail-0@1": user[:1]}),
+                     trials=2)
+    replies = {"tau:retail-0": agent, "tau:retail-0@1": agent}
+    run = run_benchmark(bench, Scripted(replies), tmp_path / "k.jsonl", limit=2)
+    assert [r.id for r in run.results] == ["retail-0", "retail-0@1"]
+    assert [r.metrics["reward"] for r in run.results] == [1.0, 0.0]  # the second trial's user stops at once
+    assert run.report.value("retail", "pass^1").mean == 0.5 and run.report.value("retail", "pass^2").mean == 0.0
 
 
-def test_only_the_first_call_of_a_reply_runs(bench, tmp_path):
-    two = {"tau:retail-2": [call("find_user_id_by_email", email="ben.okafor@example.com")
-                            + call("transfer_to_human_agents", summary="x"), "Bye."]}
-    run = run_benchmark(bench, Scripted(two), tmp_path / "tau.jsonl", limit=None)
-    conv = next(r for r in run.results if r.id == "retail-2").messages
-    assert len(conv[2]["tool_calls"]) == 1 and conv[3]["content"] == "ben_okafor_2020"
-
-
-def test_a_backend_plays_the_user_with_roles_flipped(data_dir, tmp_path):
+def test_a_backend_plays_the_user_with_taus_prompt(data_dir, tmp_path):
     def customer(req):
         said = sum(m["role"] == "assistant" for m in req.messages)
-        return [f"Cancel #W100 please, email {EMAIL}.", "Yes, I no longer need it.", STOP][min(said, 2)]
+        return USER0[min(said, 2)]
 
     user_backend = Scripted({"tau-user:retail-0": customer})
-    bench = TauBench(data_dir / "taubench" / "tasks.jsonl", data_dir / "taubench", BackendUser(user_backend),
-                     domain="retail")
-    run = run_benchmark(bench, Scripted(GOOD), tmp_path / "tau.jsonl", limit=1)
-    assert run.results[0].metrics["pass^1"] == 1.0
+    bench = TauBench(None, data_dir / "tau_bench" / "envs", BackendUser(user_backend), domain="retail")
+    run = run_benchmark(bench, Scripted({"tau:retail-0": GOLD0}), tmp_path / "tau.jsonl", limit=1)
+    assert run.results[0].metrics["reward"] == 1.0
     first = user_backend.requests[0]
-    assert first.messages[0]["role"] == "system" and bench.items()[0].data["instruction"] in first.messages[0]["content"]
-    assert "###STOP###" in first.messages[0]["content"] and first.messages[1] == {"role": "user", "content": GREETING}
-    last = user_backend.requests[-1].messages
-    assert last[-1] == {"role": "user", "content": "Your order #W100 is cancelled."}  # the agent speaks as "user"
+    instruction = bench.items()[0].data["instruction"]
+    # tau-bench's LLMUserSimulationEnv.build_system_prompt: a blank line before "Rules:"
+    assert first.messages[0]["content"] == user_system_prompt(instruction)
+    assert f"Instruction: {instruction}\n\nRules:\n- Just generate one line" in first.messages[0]["content"]
+    assert first.messages[1] == {"role": "user", "content": GREETING}
+    assert user_backend.requests[-1].messages[-1] == {"role": "user", "content": "Your order #W100 is cancelled."}
 
 
-def test_recorded_user_log_from_a_previous_run(bench, tmp_path):
+def test_recorded_user_log_from_a_previous_run(data_dir, tmp_path):
+    bench = TauBench(None, data_dir / "tau_bench" / "envs", RecordedUser({"retail-0": USER0}))
     out = tmp_path / "tau.jsonl"
-    run_benchmark(bench, Scripted(GOOD), out)
-    log = load_user_log(out)
-    assert log["retail-0"] == USER_LOG["retail-0"]
-    replay = TauBench(bench.tasks_path, bench.info, RecordedUser(out))
-    again = run_benchmark(replay, Scripted(GOOD), tmp_path / "tau2.jsonl")
-    assert [r.messages for r in again.results] == [r.messages for r in run_benchmark(bench, Scripted(GOOD), out).results]
+    run_benchmark(bench, Scripted({"tau:retail-0": GOLD0}), out, limit=1)
+    assert load_user_log(out)["retail-0"] == USER0
+    replay = run_benchmark(TauBench(None, bench.info, RecordedUser(out)), Scripted({"tau:retail-0": GOLD0}),
+                           tmp_path / "again.jsonl", limit=1)
+    assert replay.results[0].metrics["reward"] == 1.0
+
+
+def test_the_shared_database_is_untouched(data_dir, tmp_path):
+    bench = TauBench(None, data_dir / "tau_bench" / "envs", RecordedUser({"retail-0": USER0}))
+    run_benchmark(bench, Scripted({"tau:retail-0": GOLD0}), tmp_path / "tau.jsonl", limit=1)
+    assert bench.domain("retail").data["orders"]["#W100"]["status"] == "pending"
 
 
 def test_missing_recording_or_data_is_reported(data_dir, tmp_path):
     bench = TauBench(data_dir / "taubench" / "tasks.jsonl", data_dir / "taubench", RecordedUser({"retail-0": ["hi"]}))
-    run = run_benchmark(bench, Scripted(GOOD), tmp_path / "tau.jsonl")
+    run = run_benchmark(bench, Scripted({}), tmp_path / "tau.jsonl")
     assert [r.status for r in run.results] == ["ok", "failed", "failed"]
     assert "no recorded user turns" in run.results[1].error
     with pytest.raises(BenchDataError, match="--tau-info"):

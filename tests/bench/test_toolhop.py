@@ -87,3 +87,39 @@ def test_bad_files_say_what_is_wrong(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps([{"question": "q"}]))
     with pytest.raises(BenchDataError, match="not the ToolHop format"):
         ToolHop(tmp_path / "x.json").items()
+
+
+# Replies to item 0 (gold "1968") and the paper's verdict: its evaluation_toolhop.py (bytedance/FTRL 3ea979b4)
+# reads the raw output with parse_qwen and checks _answer_correct, so an answer in the reasoning counts.
+THINKING = [("<think>\nThe film came out in 1968.\n</think>\n\n<answer>1975</answer>", True),
+            ("<think>\nIt is 1968 or 1975.\n</think>\n\nI do not know.", True),
+            ("<think>\nmaybe 1975\n</think>\n\n<answer>1968</answer>", True)]
+
+
+@pytest.mark.parametrize("reply, paper", THINKING)
+def test_reasoning_is_scored_as_the_paper_reads_it(data_dir, tmp_path, reply, paper):
+    bench = ToolHop(data_dir / "toolhop.json", mode="direct")
+    run = run_benchmark(bench, Scripted({"toolhop:0": [reply]}), tmp_path / "th.jsonl", limit=1)
+    assert run.results[0].metrics["answer_correctness"] == float(paper)
+    assert run.results[0].messages[-1]["content"].startswith("<think>")  # the content the paper's check reads
+    stripped = run_benchmark(ToolHop(data_dir / "toolhop.json", mode="direct", think="strip"),
+                             Scripted({"toolhop:0": [reply]}), tmp_path / "strip.jsonl", limit=1)
+    assert stripped.results[0].metrics["answer_correctness"] == float("1968" in reply.split("</think>")[1])
+    assert any("not the paper's protocol" in n for n in stripped.report.notes)
+
+
+def test_reasoning_returned_apart_is_put_back_for_the_papers_check(data_dir, tmp_path):
+    from toolgym.models import Generation
+
+    class Split:
+        model = name = "split"
+
+        async def generate(self, requests):
+            return [Generation(text="I do not know.", message={"role": "assistant", "content": "I do not know.",
+                                                               "reasoning_content": "It was 1968."})]
+
+        async def aclose(self):
+            return None
+
+    run = run_benchmark(ToolHop(data_dir / "toolhop.json", mode="direct"), Split(), tmp_path / "th.jsonl", limit=1)
+    assert run.results[0].metrics["answer_correctness"] == 1.0

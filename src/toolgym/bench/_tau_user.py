@@ -1,10 +1,15 @@
 """tau-bench's simulated user: any toolgym backend playing the customer, or a recorded conversation
 replayed turn by turn (offline, repeatable runs).
 
-The live simulator follows tau-bench's ``LLMUserSimulationEnv``: a system prompt with the task's
-instruction and the rules below, the agent's greeting "Hi! How can I help you today?" as the first
-message it answers, the roles flipped (the agent's messages are its ``user`` turns). It ends the
-conversation by writing ``###STOP###``.
+The live simulator follows tau-bench's ``LLMUserSimulationEnv``: its system prompt with the task's
+instruction and rules, the agent's greeting "Hi! How can I help you today?" as the first message it
+answers, the roles flipped (the agent's messages are its ``user`` turns). It ends the conversation by
+writing ``###STOP###``. tau-bench calls its user model (gpt-4o) with no temperature and no token limit,
+so the provider's defaults apply (1.0 for OpenAI): the user is not deterministic. The paper's script
+calls the same model at temperature 0 with at most 512 tokens instead, and tau2 at temperature 0. The user
+runs with whatever the backend given here is set to (``toolgym bench``: ``--tau-user-temperature``, default
+0, and ``--tau-user-max-tokens``, default 512; ``--tau-user-temperature 1`` is what tau-bench's call gets
+from an OpenAI model).
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ RULES = """Rules:
 
 
 def user_system_prompt(instruction: str) -> str:
-    return f"You are a user interacting with an agent.\n\nInstruction: {instruction}\n{RULES}"
+    """tau-bench's ``LLMUserSimulationEnv.build_system_prompt``."""
+    return f"You are a user interacting with an agent.\n\nInstruction: {instruction}\n\n{RULES}"
 
 
 class UserSimulator(Protocol):
@@ -48,7 +54,8 @@ class UserSimulator(Protocol):
 
 
 class BackendUser:
-    """A model behind any toolgym backend plays the user (tau-bench used gpt-4o at temperature 0)."""
+    """A model behind any toolgym backend plays the user (tau-bench used gpt-4o, called with no
+    temperature: see the module docstring)."""
 
     def __init__(self, backend: Backend):
         self.backend = backend

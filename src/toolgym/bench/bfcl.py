@@ -1,220 +1,208 @@
-"""BFCL (Berkeley Function Calling Leaderboard) through the ``bfcl-eval`` package, offline.
+"""BFCL (Berkeley Function Calling Leaderboard, v4) through the ``bfcl-eval`` package, offline.
 
-Everything benchmark-specific is BFCL's own code: ``load_dataset_entry`` / ``load_ground_truth_entry``
-read the data the package ships, ``convert_to_tool`` turns BFCL's function documents into OpenAI tools
-(as BFCL does for an OpenAI-compatible function-calling model: ``.`` in names becomes ``_``),
-``system_prompt_pre_processing_chat_model`` / ``default_decode_ast_prompting`` are its prompting mode,
-and ``ast_checker`` scores a decoded answer against the possible answers. toolgym supplies the model
-(any backend), the tool-call parsing of the reply (function-calling mode) and the aggregation.
+Everything benchmark-specific is BFCL's own code: ``load_dataset_entry`` / ``load_ground_truth_entry`` read
+the data the package ships, ``ast_checker`` scores single-turn answers, the multi-turn executors and
+``multi_turn_checker`` run and score multi-turn conversations, ``agentic_checker`` scores memory answers,
+and the prompting mode is BFCL's system prompt and decoder. How a reply is read is BFCL's handler for the
+model family (``handler``: ``openai``, ``qwen``, ``prompt``; see :mod:`toolgym.bench._bfcl_handlers`).
+toolgym supplies the model (any backend), the conversation loop and the aggregation (BFCL's leaderboard
+rows, :mod:`toolgym.bench._bfcl_score`).
 
-Categories that run offline: the non-live ones (simple_python, simple_java, simple_javascript, multiple,
-parallel, parallel_multiple, irrelevance) and the live ones (live_simple, live_multiple, live_parallel,
-live_parallel_multiple, live_irrelevance, live_relevance). Multi-turn, memory, web-search and format
-sensitivity need BFCL's stateful executors or the network and are not run here.
-
-``bfcl-eval`` pins ``numpy==1.26.4``, which breaks pyarrow >= 20 (a toolgym dependency); install it with
-``pip install --no-deps bfcl-eval`` next to the ``bench`` extra (see docs/evaluation.md). It is imported
-only when a BFCL benchmark is used.
+Categories that run offline: the non-live and live single-turn ones, the four multi-turn ones and the
+memory ones (``memory_kv``, ``memory_rec_sum``; ``memory_vector`` when its embedding dependencies are
+installed). Web search needs the network and is not run; format sensitivity is not scored by BFCL.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
-from functools import cache
+import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ._base import BenchDataError, BenchItem, ItemResult, ItemText
-from ._report import BenchReport, combine_means, summarize
-from ._turns import ask, forget, read_reply
+from ._bfcl_handlers import PAPER_HANDLER, make_handler
+from ._bfcl_lib import (
+    LIVE,
+    MULTI_TURN,
+    NETWORK,
+    NON_LIVE,
+    RELEVANCE,
+    SCORING,
+    SINGLE_TURN,
+    bfcl_unavailable,
+    dataset,
+    dataset_size,
+    language,
+    lib,
+    memory_vector_missing,
+)
+from ._bfcl_multi import MemoryPrereqs, run_entry
+from ._bfcl_score import SUMMARY_ROWS, missing_parts, summary_rows
+from ._report import BenchReport, summarize
+from ._turns import ask, forget
 
 if TYPE_CHECKING:
     from ..models import Backend
 
-NON_LIVE = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
-            "irrelevance")
-LIVE = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance",
-        "live_relevance")
-RELEVANCE = ("irrelevance", "live_irrelevance", "live_relevance")
-#: Names for groups of categories, as BFCL's command line has them.
-GROUPS = {"non_live": NON_LIVE, "live": LIVE, "all": NON_LIVE + LIVE,
-          "ast": tuple(c for c in NON_LIVE + LIVE if c not in RELEVANCE)}
-INSTALL = ("BFCL needs the bfcl-eval package: pip install 'toolgym[bench]' && pip install --no-deps bfcl-eval "
-           "(its numpy==1.26.4 pin breaks pyarrow; the checker runs with numpy 2)")
+OFFLINE = SINGLE_TURN + MULTI_TURN + ("memory_kv", "memory_rec_sum", "memory_vector")
+#: Names for groups of categories, as BFCL's command line has them (``all``: everything that runs offline).
+GROUPS = {"non_live": NON_LIVE, "live": LIVE, "single_turn": SINGLE_TURN, "multi_turn": MULTI_TURN,
+          "memory": ("memory_kv", "memory_rec_sum", "memory_vector"), "ast": tuple(c for c in SINGLE_TURN if c not in RELEVANCE),
+          "all": OFFLINE}
 
-
-def bfcl_unavailable() -> str | None:
-    """``None`` when bfcl-eval's checker can be imported here, else why not (for skips and errors)."""
-    try:
-        _lib()
-    except ImportError as exc:
-        return f"{INSTALL} ({type(exc).__name__}: {exc})"
-    return None
-
-
-@cache
-def _lib() -> SimpleNamespace:
-    """bfcl-eval's functions, imported once. It writes result/score folders under BFCL_PROJECT_ROOT on
-    import; point that at a cache folder instead of site-packages unless the user chose one."""
-    cache_root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "toolgym" / "bfcl"
-    os.environ.setdefault("BFCL_PROJECT_ROOT", str(cache_root))
-    from bfcl_eval import utils
-    from bfcl_eval.constants import enums, model_config, type_mappings
-    from bfcl_eval.eval_checker.ast_eval import ast_checker
-    from bfcl_eval.model_handler import utils as handler_utils
-
-    return SimpleNamespace(
-        Language=enums.Language, ModelStyle=enums.ModelStyle, ReturnFormat=enums.ReturnFormat,
-        MODEL_CONFIG_MAPPING=model_config.MODEL_CONFIG_MAPPING, GORILLA_TO_OPENAPI=type_mappings.GORILLA_TO_OPENAPI,
-        ast_checker=ast_checker.ast_checker, convert_to_tool=handler_utils.convert_to_tool,
-        default_decode_ast_prompting=handler_utils.default_decode_ast_prompting,
-        system_prompt_pre_processing_chat_model=handler_utils.system_prompt_pre_processing_chat_model,
-        is_empty_output=utils.is_empty_output, is_function_calling_format_output=utils.is_function_calling_format_output,
-        load_dataset_entry=utils.load_dataset_entry, load_ground_truth_entry=utils.load_ground_truth_entry)
-
-
-def _checker_model(underscore_to_dot: bool) -> str:
-    """A registered BFCL model whose config says whether tool names had ``.`` replaced by ``_``: the
-    checker reads only that flag from it. (Names with ``_`` are skipped: the checker maps ``_`` to ``/``.)"""
-    for key, config in _lib().MODEL_CONFIG_MAPPING.items():
-        if "_" not in key and bool(config.underscore_to_dot) == underscore_to_dot:
-            return key
-    raise BenchDataError("bfcl-eval has no registered model with the needed underscore_to_dot setting")
-
-
-def _language(category: str) -> tuple[Any, Any]:
-    lib = _lib()
-    if category.endswith("java"):
-        return lib.Language.JAVA, lib.ReturnFormat.JAVA
-    if category.endswith("javascript"):
-        return lib.Language.JAVASCRIPT, lib.ReturnFormat.JAVASCRIPT
-    return lib.Language.PYTHON, lib.ReturnFormat.PYTHON
+__all__ = ["BFCL", "GROUPS", "LIVE", "MULTI_TURN", "NON_LIVE", "bfcl_unavailable", "expand_categories"]
 
 
 def expand_categories(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Category and group names to categories, in order. ``all`` and ``memory`` leave out
+    ``memory_vector`` when its embedding dependencies are missing; naming it alone says what to install."""
     out: list[str] = []
     for name in names:
-        for c in GROUPS.get(name, (name,)):
-            if c not in NON_LIVE + LIVE:
-                raise BenchDataError(f"unknown or not offline BFCL category {c!r}; use {', '.join(NON_LIVE + LIVE)} "
-                                     f"or a group ({', '.join(GROUPS)})")
+        group = GROUPS.get(name)
+        for c in group or (name,):
+            if c in NETWORK:
+                raise BenchDataError(f"BFCL category {c}: {NETWORK[c]}")
+            if c not in OFFLINE:
+                raise BenchDataError(f"unknown BFCL category {c!r}; use {', '.join(OFFLINE)} or a group "
+                                     f"({', '.join(GROUPS)})")
+            if c == "memory_vector" and (why := memory_vector_missing()):
+                if group:
+                    continue
+                raise BenchDataError(why)
             if c not in out:
                 out.append(c)
     return out
 
 
 class BFCL:
-    """BFCL's single-turn categories. ``mode="fc"`` passes the functions as tools (the model's chat
-    template renders them; calls are read with toolgym's parser); ``mode="prompt"`` uses BFCL's prompting
-    system prompt and BFCL's own decoder of ``[func(arg=value)]`` replies."""
+    """BFCL v4's offline categories, each read and scored as BFCL's ``handler`` for the model family
+    does (default: the paper's setting, ``qwen``). ``workdir`` keeps the memory snapshots that the memory
+    categories' prerequisite conversations leave (default: a temporary folder)."""
 
     name = "bfcl"
     metrics = ("accuracy",)
 
-    def __init__(self, categories: list[str] | tuple[str, ...] = NON_LIVE, *, mode: str = "fc",
-                 per_category: int | None = None):
-        if mode not in ("fc", "prompt"):
-            raise BenchDataError(f"BFCL mode must be 'fc' or 'prompt', not {mode!r}")
+    def __init__(self, categories: list[str] | tuple[str, ...] = NON_LIVE, *, handler: str = PAPER_HANDLER,
+                 per_category: int | None = None, workdir: str | Path | None = None):
         self.categories = expand_categories(categories)
-        self.mode = mode
+        self.handler = make_handler(handler)
         self.per_category = per_category
+        self._workdir = Path(workdir) if workdir is not None else None
+        self._prereqs: MemoryPrereqs | None = None
+
+    @property
+    def prereqs(self) -> MemoryPrereqs:
+        if self._prereqs is None:
+            root = self._workdir or Path(tempfile.mkdtemp(prefix="toolgym-bfcl-memory-"))
+            self._prereqs = MemoryPrereqs(root)
+        return self._prereqs
 
     # ---- data -----------------------------------------------------------------------------------
-    def items(self) -> list[BenchItem]:
-        lib = _lib()
+    def _single_items(self, cat: str) -> list[BenchItem]:
+        lb = lib()
+        entries = dataset(cat, limit=self.per_category)  # what the model sees: BFCL's language hints added
+        raw = {e["id"]: e["function"] for e in dataset(cat, hints=False, limit=self.per_category)}
+        answers = {} if cat in RELEVANCE else {a["id"]: a["ground_truth"] for a in lb.load_ground_truth_entry(cat)}
         items = []
+        for entry in entries:
+            # the checker reads the original documents (as BFCL's eval runner loads them)
+            data = {"question": entry["question"], "function": entry["function"], "checker_function": raw[entry["id"]]}
+            if cat not in RELEVANCE:
+                data["ground_truth"] = answers[entry["id"]]
+            items.append(BenchItem(entry["id"], cat, data))
+        return items
+
+    def _conversation_items(self, cat: str) -> list[BenchItem]:
+        entries = dataset(cat, prereq=False, limit=self.per_category)
+        truth = lib().load_ground_truth_entry(cat)
+        if len(truth) != dataset_size(cat):
+            raise BenchDataError(f"bfcl-eval's {cat} data has {dataset_size(cat)} entries but {len(truth)} answers")
+        # BFCL aligns entries and answers by position (memory answers carry another id form)
+        return [BenchItem(e["id"], cat, {"entry": e, "ground_truth": t["ground_truth"]})
+                for e, t in list(zip(entries, truth))[: self.per_category]]
+
+    def items(self) -> list[BenchItem]:
+        items: list[BenchItem] = []
         for cat in self.categories:
-            entries = lib.load_dataset_entry(cat)  # what the model sees: BFCL's language hints added
-            raw = {e["id"]: e["function"] for e in lib.load_dataset_entry(cat, include_language_specific_hint=False)}
-            answers = {} if cat in RELEVANCE else {a["id"]: a["ground_truth"] for a in lib.load_ground_truth_entry(cat)}
-            for entry in entries[: self.per_category]:
-                # the checker reads the original documents (as BFCL's eval runner loads them)
-                data = {"question": entry["question"], "function": entry["function"], "checker_function": raw[entry["id"]]}
-                if cat not in RELEVANCE:
-                    data["ground_truth"] = answers[entry["id"]]
-                items.append(BenchItem(entry["id"], cat, data))
+            items.extend(self._single_items(cat) if cat in SINGLE_TURN else self._conversation_items(cat))
         return items
 
     def texts(self, item: BenchItem) -> ItemText:
-        questions = [m.get("content", "") for turn in item.data["question"] for m in turn if m.get("role") == "user"]
-        return ItemText(questions, [json.dumps(f, ensure_ascii=False) for f in item.data["checker_function"]])
+        data = item.data.get("entry", item.data)
+        questions = [m.get("content", "") for turn in data["question"] for m in turn if m.get("role") == "user"]
+        docs = item.data.get("checker_function", data.get("function", []))
+        return ItemText(questions, [json.dumps(f, ensure_ascii=False) for f in docs])
 
     # ---- one item ---------------------------------------------------------------------------------
-    def _prompt(self, item: BenchItem) -> tuple[list[dict], list[dict] | None]:
-        lib = _lib()
-        messages = copy.deepcopy(item.data["question"][0])
-        functions = copy.deepcopy(item.data["function"])
-        if self.mode == "fc":
-            return messages, lib.convert_to_tool(functions, lib.GORILLA_TO_OPENAPI, lib.ModelStyle.OPENAI_COMPLETIONS)
-        return lib.system_prompt_pre_processing_chat_model(messages, functions, item.id), None
-
-    def _decode(self, reply, category: str) -> tuple[Any, str | None]:
-        """BFCL's decoded form ``[{name: {arg: value}}]``, or the reason it could not be decoded."""
-        if self.mode == "prompt":
-            try:
-                return _lib().default_decode_ast_prompting(reply.visible, _language(category)[1], False), None
-            except Exception as exc:
-                return None, f"{type(exc).__name__}: {exc}"
-        parsed = reply.parsed
-        if parsed.malformed:
-            return None, "; ".join(m.error for m in parsed.malformed)
-        if not parsed.tool_calls:
-            return None, "no function call in the reply"
-        return [{c.name: c.arguments} for c in parsed.tool_calls], None
-
-    def _check(self, item: BenchItem, decoded: Any, error: str | None) -> dict[str, Any]:
-        lib = _lib()
+    def check(self, item: BenchItem, response: Any) -> tuple[dict[str, Any], Any]:
+        """BFCL's verdict on a single-turn response (its ``_evaluate_single_ast_entry`` and
+        ``_evaluate_single_relevance_entry``), and what the handler decoded."""
+        lb = lib()
+        lang, fmt = language(item.category)
         if item.category in RELEVANCE:
-            called = error is None and not lib.is_empty_output(decoded)
+            try:
+                decoded = self.handler.decode_ast(response, lb.ReturnFormat.PYTHON)
+                called = not lb.is_empty_output(decoded)
+            except Exception:
+                decoded, called = None, False
             valid = called if item.category == "live_relevance" else not called
             return {"valid": valid, "error_type": None if valid else
-                    ("irrelevance_error:decoder_success" if called else "relevance_error:decoder_failed")}
-        if error is not None:
-            return {"valid": False, "error_type": "ast_decoder:decoder_failed", "error": [error]}
-        if not lib.is_function_calling_format_output(decoded):
-            return {"valid": False, "error_type": "ast_decoder:decoder_wrong_output_format"}
-        model = _checker_model(underscore_to_dot=self.mode == "fc")
-        return lib.ast_checker(copy.deepcopy(item.data["checker_function"]), decoded, item.data["ground_truth"],
-                               _language(item.category)[0], item.category, model)
+                    ("irrelevance_error:decoder_success" if called else "relevance_error:decoder_failed")}, decoded
+        try:
+            decoded = self.handler.decode_ast(response, fmt)
+        except Exception as exc:
+            return {"valid": False, "error_type": "ast_decoder:decoder_failed",
+                    "error": [f"Invalid syntax. Failed to decode AST. {exc}"]}, None
+        if not lb.is_function_calling_format_output(decoded):
+            return {"valid": False, "error_type": "ast_decoder:decoder_wrong_output_format"}, decoded
+        verdict = lb.ast_checker(copy.deepcopy(item.data["checker_function"]), decoded, item.data["ground_truth"],
+                                 lang, item.category, self.handler.registry)
+        return verdict, decoded
 
-    async def run_item(self, item: BenchItem, backend: Backend) -> ItemResult:
-        messages, tools = self._prompt(item)
+    async def _single(self, item: BenchItem, backend: Backend) -> ItemResult:
+        messages = self.handler.first_turn(copy.deepcopy(item.data["question"][0]), item.data["function"], item.id)
+        tools = self.handler.tools(item.data["function"])
         episode = f"bfcl:{item.id}"
         try:
-            gen = await ask(backend, messages, tools, episode=episode, turn=0)
+            gen = await ask(backend, messages, tools or None, episode=episode, turn=0)
         finally:
             forget(backend, episode)
-        reply = read_reply(gen)
-        decoded, error = self._decode(reply, item.category)
-        verdict = self._check(item, decoded, error)
-        detail = {"error_type": verdict.get("error_type"), "error": verdict.get("error"), "decoded": _jsonable(decoded)}
-        messages.append({"role": "assistant", "content": reply.raw})
-        return ItemResult(item.id, item.category, {"accuracy": float(bool(verdict["valid"]))}, messages,
-                          detail={k: v for k, v in detail.items() if v is not None})
+        response = self.handler.response(gen)
+        verdict, decoded = self.check(item, response)
+        detail: dict[str, Any] = {"bfcl_result": _jsonable(response), "decoded": _jsonable(decoded)}
+        if not verdict["valid"]:  # the checker's default error_type is not a finding when the answer is right
+            detail.update({k: verdict.get(k) for k in ("error_type", "error") if verdict.get(k) is not None})
+        messages.append(self.handler.assistant(gen, response, 0, 0))
+        return ItemResult(item.id, item.category, {"accuracy": float(bool(verdict["valid"]))}, messages, detail=detail)
+
+    async def run_item(self, item: BenchItem, backend: Backend) -> ItemResult:
+        if item.category in SINGLE_TURN:
+            return await self._single(item, backend)
+        return await run_entry(item, self.handler, backend, self.prereqs)
 
     # ---- aggregation --------------------------------------------------------------------------------
     def report(self, results: list[ItemResult], *, model: str = "") -> BenchReport:
-        """Accuracy per category, and BFCL's summary rows over the categories present: ``non_live`` (the
-        unweighted mean of simple -- itself the mean of python, java, javascript -- multiple, parallel and
-        parallel_multiple) and ``live`` (the item-weighted mean of the four live AST categories)."""
+        """Accuracy per category, BFCL's leaderboard rows over the categories present, and BFCL v4's
+        overall score (see :mod:`toolgym.bench._bfcl_score`); the notes name what was not run."""
         rep = summarize(self.name, results, self.metrics, model=model)
-        acc = {g: ms["accuracy"] for g, ms in rep.groups.items()}
-        simple = [acc[c] for c in ("simple_python", "simple_java", "simple_javascript") if c in acc]
-        non_live = ([combine_means(simple, weighted=False)] if simple else []) + [
-            acc[c] for c in ("multiple", "parallel", "parallel_multiple") if c in acc]
-        live = [acc[c] for c in ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple") if c in acc]
-        if non_live:
-            rep.groups["non_live"] = {"accuracy": combine_means(non_live, weighted=False)}
-        if live:
-            rep.groups["live"] = {"accuracy": combine_means(live, weighted=True)}
-        missing = [c for c in NON_LIVE[:6] if c not in acc] if non_live else []
+        items_mean = rep.groups.pop("overall")
+        categories = {g: ms["accuracy"] for g, ms in rep.groups.items()}
+        sizes = {c: dataset_size(c) for c in SCORING}
+        for row, summary in summary_rows(categories, sizes).items():
+            rep.groups[row] = {"accuracy": summary}
+        rep.groups["all_items"] = items_mean
+        missing = missing_parts(categories)
         if missing:
-            rep.notes.append(f"non_live is over the categories run; BFCL's leaderboard also has {', '.join(missing)}")
-        rep.headline = [(c, "accuracy") for c in self.categories if c in acc] + [
-            (g, "accuracy") for g in ("non_live", "live") if g in rep.groups]
+            rep.notes.append("overall uses BFCL's weights over the parts run; not run: " + ", ".join(missing)
+                             + " (leaderboard_overall counts them as 0, as BFCL's leaderboard does)")
+        sampled = [c for c in categories if self.per_category and categories[c].n < sizes.get(c, 0)]
+        if sampled:
+            rep.notes.append(f"a sample of {self.per_category} items per category, not the full set")
+        rep.notes.append(f"replies read as BFCL's {self.handler.name} handler reads them")
+        rep.headline = [(c, "accuracy") for c in SCORING if c in categories] + [
+            (g, "accuracy") for g in (*SUMMARY_ROWS, "leaderboard_overall") if g in rep.groups]
         return rep
 
 

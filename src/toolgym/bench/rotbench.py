@@ -8,14 +8,25 @@ acceptable answers ``"Thought: ...\\nAction: <tool>\\nAction Input: {json}"``. G
 (every ``*.json`` under it). The paper's JSONL layout (``messages``, ``answer`` list, ``data_source``) is
 read too. Each item is one model turn; the category is the noise level (with the turn folder).
 
-Metrics, RoTBench's ``Code/Evaluation/evaluate.py`` (``variant="rotbench"``, the default): the reply's
-``Action``/``Action Input`` (the JSON after ``Action Input:``) against each acceptable answer; TS when the
-tool matches (a reply "finish" matches the last tool of the list, whatever its noisy name), PI when also
-the parameter names match, CF when also the values match, ignoring parameters whose gold value is
-``"None"``; the ``finish`` and ``ask_to_user`` tools (the last two of the list) need no value match. As in
-the original, a reply whose Action Input is not a non-empty JSON object scores 0 on all three.
-``variant="ftrl"`` is the paper's ``evaluation_rotbench.py``: same TS and PI, CF compares the multisets
-of values, no special tools, no ``"None"`` rule.
+Each variant reads the reply exactly as its reference does:
+
+* ``rotbench`` (default): RoTBench's ``Code/Evaluation/evaluate.py`` (``ts_eval``, ``pi_eval``, ``cf_eval``
+  with ``version=0``). The action is the text from 8 characters after the first ``"Action:"`` to the first
+  ``"Action Input:"``, less one trailing newline; the input is ``json.loads`` of everything from 14
+  characters after ``"Action Input:"``. An input that is not JSON, a string or empty scores 0 on all three.
+  TS: the action equals an acceptable answer's (a reply ``finish`` matches the last tool of the list,
+  whatever its noisy name); PI: also the same parameter names; CF: also the same values, leaving out
+  parameters whose gold value is ``"None"`` -- and no value check at all when the gold action is the
+  last or second-to-last tool of the list or is literally ``finish`` or ``ask_to_user``.
+* ``ftrl``: the paper's ``Code/evaluation/evaluation_rotbench.py``: the action is the text between the
+  first ``'Action: '`` and ``'Action Input: '``, stripped; the input is ``json.loads`` of the stripped text
+  between the first and a second ``'Action Input: '`` and must be a dict; CF compares the multisets of
+  values (a value that cannot be counted, such as a list, ends the check with CF 0).
+
+Both references score the raw reply, ``<think>`` block included; so do the variants here by default.
+``think="strip"`` (``rotbench`` only) removes the reasoning first, and ``lenient=True`` rewrites a reply
+whose action and JSON input can be found at all into the canonical form first; both are departures from
+the references, named in the report.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..parse import strip_think
 from ._base import BenchDataError, BenchItem, ItemResult, ItemText
 from ._report import BenchReport, summarize
 from ._turns import ask, forget, read_reply
@@ -34,80 +46,126 @@ if TYPE_CHECKING:
 
 ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant",
          "function": "user", "observation": "user", "tool": "user"}
+VARIANTS = ("rotbench", "ftrl")
+ZERO = {"TS": 0.0, "PI": 0.0, "CF": 0.0}
 
 
-def split_action(text: str) -> tuple[str | None, Any]:
-    """(tool, parsed Action Input) of a ReAct reply, as RoTBench reads it; the input is ``None`` when it
-    is not valid JSON."""
-    if "Action:" not in text or "Action Input:" not in text:
-        return None, None
-    action = text[text.find("Action:") + len("Action:"): text.find("Action Input:")].strip()
+def official_action(text: str) -> tuple[str, Any]:
+    """``get_test_value`` of RoTBench's evaluate.py: ``(action, input)``; the input is ``0`` when it is
+    not JSON or is a string. Raises ``IndexError`` where the official script does (an empty action)."""
+    action = text[text.find("Action:") + 8: text.find("Action Input:")]
+    if action[-1] == "\n":
+        action = action[:-1]
     try:
-        args = json.loads(text[text.find("Action Input:") + len("Action Input:"):])
+        args = json.loads(text[text.find("Action Input:") + 14:])
     except json.JSONDecodeError:
-        args = None
+        return action, 0
+    if isinstance(args, str):
+        return action, 0
     return action, args
 
 
 def tool_list(system: str) -> list[dict[str, Any]]:
-    """The tool documents embedded in RoTBench's system prompt (the JSON list after the first ``[``)."""
+    """The tool list of RoTBench's system prompt, as ``get_config`` cuts it (from the first ``[`` to 13
+    characters before the end); a prompt in another shape is read from the first ``[`` on."""
     start = system.find("[")
-    if start < 0:
-        return []
     try:
-        tools, _ = json.JSONDecoder().raw_decode(system[start:])
+        tools = json.loads(system[start:-13])
     except json.JSONDecodeError:
-        return []
+        try:
+            tools, _ = json.JSONDecoder().raw_decode(system[start:]) if start >= 0 else ([], 0)
+        except json.JSONDecodeError:
+            return []
     return tools if isinstance(tools, list) else []
 
 
+def _gold_action(answer: str) -> str:
+    action = answer[answer.find("Action:") + 8: answer.find("Action Input:")]
+    return action.removesuffix("\n")
+
+
 def score_rotbench(reply: str, answers: list[str], tools: list[dict[str, Any]]) -> dict[str, float]:
-    """TS/PI/CF of one reply with RoTBench's own rules (see the module docstring)."""
-    action, args = split_action(reply)
-    ts = pi = cf = 0.0
-    if action is None or not isinstance(args, dict) or not args:
-        return {"TS": ts, "PI": pi, "CF": cf}
+    """TS/PI/CF of one reply, each computed as RoTBench's ``ts_eval`` / ``pi_eval`` / ``cf_eval`` does."""
     names = [t.get("name") for t in tools]
-    finish, ask_user = (names[-1] if names else None), (names[-2] if len(names) > 1 else None)
-    for ans in answers:
-        gold_action, gold_args = split_action(ans)
-        test_action = gold_action if (gold_action == finish and action == "finish") else action
-        if gold_action != test_action or not isinstance(gold_args, dict):
-            continue
-        ts = 1.0
-        if gold_args.keys() != args.keys():
-            continue
-        pi = 1.0
-        gold = {k: v for k, v in gold_args.items() if v != "None"}
-        got = {k: v for k, v in args.items() if k in gold}
-        if gold == got or gold_action in (finish, ask_user):
-            cf = 1.0
+    last, second = (names[-1] if names else None), (names[-2] if len(names) > 1 else None)
+    try:
+        action, args = official_action(reply)
+    except IndexError:  # the official script stops with an error on this reply; it scores nothing
+        return dict(ZERO)
+    if not args:
+        return dict(ZERO)
+    scores = dict(ZERO)
+    test = action
+    for ans in answers:  # ts_eval
+        gold = _gold_action(ans)
+        if gold == last and test == "finish":
+            test = gold
+        if gold == test:
+            scores["TS"] = 1.0
             break
-    return {"TS": ts, "PI": pi, "CF": cf}
+    if not isinstance(args, dict):  # pi_eval/cf_eval call .keys() on it: the official script fails here
+        return scores
+    for stage in ("PI", "CF"):
+        test, test_args = official_action(reply)
+        for ans in answers:
+            gold = _gold_action(ans)
+            gold_args = json.loads(ans[ans.find("Action Input:") + 14:])
+            if gold == last and test == "finish":
+                test = gold
+            if gold != test or gold_args.keys() != test_args.keys():
+                continue
+            if stage == "PI":
+                scores["PI"] = 1.0
+                break
+            gold = "finish" if gold == last else "ask_to_user" if gold == second else gold
+            for key in [k for k, v in gold_args.items() if v == "None"]:
+                del gold_args[key]
+                del test_args[key]  # as cf_eval does: the deletion carries over to the next answer
+            if gold_args == test_args or gold in ("finish", "ask_to_user"):
+                scores["CF"] = 1.0
+                break
+    return scores
 
 
 def score_ftrl(reply: str, answers: list[str]) -> dict[str, float]:
-    """TS/PI/CF as the paper's script computes them (values compared as multisets)."""
-    action, args = split_action(reply)
+    """TS/PI/CF exactly as the paper's ``evaluation_rotbench.py`` computes them."""
+    gold = []
+    for answer in answers:
+        gold.append((answer.split("Action: ")[1].split("Action Input: ")[0].strip(),
+                     json.loads(answer.split("Action Input: ")[1].strip())))
     ts = pi = cf = 0.0
-    if action is None or not isinstance(args, dict):
-        return {"TS": ts, "PI": pi, "CF": cf}
-    for ans in answers:
-        gold_action, gold_args = split_action(ans)
-        if gold_action != action or not isinstance(gold_args, dict):
-            continue
-        ts = 1.0
-        if gold_args.keys() ^ args.keys():
-            continue
-        pi = 1.0
-        if Counter(map(_hashable, gold_args.values())) == Counter(map(_hashable, args.values())):
-            cf = 1.0
-            break
+    try:
+        tool = reply.split("Action: ")[1].split("Action Input: ")[0].strip()
+        params = json.loads(reply.split("Action Input: ")[1].strip())
+        if type(params) is not dict:
+            raise TypeError("parameters should be a dict")
+        for gold_tool, gold_params in gold:
+            if gold_tool == tool:
+                ts = 1.0
+                if not gold_params.keys() ^ params.keys():
+                    pi = 1.0
+                    if Counter(gold_params.values()) == Counter(params.values()):
+                        cf = 1.0
+                        break
+    except Exception:  # the paper's script: any failure keeps what was scored so far
+        pass
     return {"TS": ts, "PI": pi, "CF": cf}
 
 
-def _hashable(v: Any) -> Any:
-    return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+def lenient_form(text: str) -> str:
+    """A reply rewritten as ``Action: <tool>\\nAction Input: <json>`` when its action and a JSON object
+    after ``Action Input:`` can be found with spacing, case of surrounding text and trailing text
+    ignored; unchanged otherwise."""
+    a, b = text.find("Action:"), text.find("Action Input:")
+    if a < 0 or b < a:
+        return text
+    action = text[a + len("Action:"): b].strip()
+    body = text[b + len("Action Input:"):].lstrip()
+    try:
+        args, _ = json.JSONDecoder().raw_decode(body)
+    except json.JSONDecodeError:
+        return text
+    return f"Action: {action}\nAction Input: {json.dumps(args, ensure_ascii=False)}"
 
 
 def _item(record: dict[str, Any], category: str, ident: str) -> BenchItem:
@@ -150,10 +208,16 @@ class RoTBench:
     name = "rotbench"
     metrics = ("TS", "PI", "CF")
 
-    def __init__(self, path: str | Path, *, variant: str = "rotbench"):
-        if variant not in ("rotbench", "ftrl"):
-            raise BenchDataError(f"RoTBench metric variant must be 'rotbench' or 'ftrl', not {variant!r}")
-        self.path, self.variant = Path(path), variant
+    def __init__(self, path: str | Path, *, variant: str = "rotbench", think: str = "keep", lenient: bool = False):
+        if variant not in VARIANTS:
+            raise BenchDataError(f"RoTBench metric variant must be one of {', '.join(VARIANTS)}, not {variant!r} "
+                                 "(--rotbench-variant)")
+        if think not in ("keep", "strip"):
+            raise BenchDataError(f"--rotbench-think must be 'keep' or 'strip', not {think!r}")
+        if variant == "ftrl" and think != "keep":
+            raise BenchDataError("the ftrl variant scores the raw reply, <think> included, as the paper's script "
+                                 "does; --rotbench-think strip is only for --rotbench-variant rotbench")
+        self.path, self.variant, self.think, self.lenient = Path(path), variant, think, lenient
 
     def items(self) -> list[BenchItem]:
         return load_items(self.path)
@@ -164,6 +228,16 @@ class RoTBench:
         users = [m["content"] for m in msgs if m["role"] == "user"][:1]
         return ItemText(users, [json.dumps(t, ensure_ascii=False) for t in tool_list(system)])
 
+    def score(self, item: BenchItem, reply: str) -> dict[str, float]:
+        """TS/PI/CF of ``reply`` (the raw model text) under this variant and its options."""
+        text = strip_think(reply) if self.think == "strip" else reply
+        if self.lenient:
+            text = lenient_form(text)
+        if self.variant == "ftrl":
+            return score_ftrl(text, item.data["answers"])
+        system = next((m["content"] for m in item.data["messages"] if m["role"] == "system"), "")
+        return score_rotbench(text, item.data["answers"], tool_list(system))
+
     async def run_item(self, item: BenchItem, backend: Backend) -> ItemResult:
         messages = [dict(m) for m in item.data["messages"]]
         episode = f"rotbench:{item.id}"
@@ -171,14 +245,13 @@ class RoTBench:
             reply = read_reply(await ask(backend, messages, None, episode=episode, turn=0))
         finally:
             forget(backend, episode)
-        text = reply.visible
-        if self.variant == "ftrl":
-            scores = score_ftrl(text, item.data["answers"])
-        else:
-            system = next((m["content"] for m in messages if m["role"] == "system"), "")
-            scores = score_rotbench(text, item.data["answers"], tool_list(system))
-        messages.append({"role": "assistant", "content": text})
-        return ItemResult(item.id, item.category, scores, messages, detail={"action": split_action(text)[0]})
+        text = reply.full_text
+        messages.append({"role": "assistant", "content": text.strip()})
+        return ItemResult(item.id, item.category, self.score(item, text), messages)
 
     def report(self, results: list[ItemResult], *, model: str = "") -> BenchReport:
-        return summarize(self.name, results, self.metrics, model=model)
+        rep = summarize(self.name, results, self.metrics, model=model)
+        rep.notes.append(f"scored as {'RoTBench evaluate.py' if self.variant == 'rotbench' else 'the paper'} does"
+                         f"; reasoning {'kept in' if self.think == 'keep' else 'removed from'} the reply"
+                         + ("; lenient reading of Action/Action Input (not the reference's)" if self.lenient else ""))
+        return rep

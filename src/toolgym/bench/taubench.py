@@ -1,102 +1,46 @@
-"""tau-bench (retail, airline): pass^1 of a tool-calling agent talking to a simulated user.
+"""tau-bench (retail, airline): a tool-calling agent talking to a simulated user, scored as tau-bench scores it.
 
-Data, per domain, in the layout the paper's repository uses (``Data/jsonl/raw/tau-bench/<domain>``):
-``tools.json`` (OpenAI tool schemas), ``codes.json`` (tool name -> Python source of a function whose first
-parameter is the domain ``data``), ``wiki.md`` (the agent's policy, its system prompt) and the domain's
-database as JSON files (``users.json``, ``orders.json``, ``products.json`` / ``flights.json``,
-``reservations.json``; in the folder or its ``data/`` subfolder, as tau-bench ships them). Tasks: the
-paper's ``tau-bench.jsonl`` (``instruction``, ``actions`` as OpenAI tool calls, ``outputs``,
-``data_source`` = ``tau-bench/<domain>``) or tau-bench's own ``tasks_test.py`` (read as data, never run).
+Data (see :mod:`toolgym.bench._tau_domain` for the two domain layouts): ``info`` is tau-bench's
+``tau_bench/envs`` folder or the paper's ``Data/jsonl/raw/tau-bench`` folder. Tasks come from ``tasks``
+(the paper's ``tau-bench.jsonl`` with ``instruction``, ``actions`` as OpenAI tool calls, ``outputs``,
+``data_source`` = ``tau-bench/<domain>``; or one of tau-bench's ``tasks_*.py``) or, when ``tasks`` is not
+given, from each domain folder's ``tasks_<split>.py`` (``split``: test, train, dev; retail has all three).
+Task files are read as data (the literal ``Task(...)`` calls), never run.
 
-Protocol, as tau-bench's tool-calling agent: the wiki as system prompt, the user's first message, then
-each agent turn either calls one tool (only the first call of a reply is executed) or speaks to the user,
-who answers; it ends when the user writes ``###STOP###``, the agent calls ``transfer_to_human_agents``, or
-after ``max_turns`` agent turns (30). Tools run in this process on the episode's own copy of the
-database: they are the benchmark's code, only their arguments come from the model.
+Protocol, tau-bench's ``ToolCallingAgent.solve`` with its ``Env``: the wiki as system prompt, the user's
+first message, then up to ``max_steps`` (30) agent steps. A reply with tool calls is the action of its
+first call (only that one runs, on the episode's own copy of the database); a reply without is said to
+the user, who answers. The episode is done when the user writes ``###STOP###`` or the agent calls
+``transfer_to_human_agents``; only then is the reward computed. An episode that runs out of steps scores 0,
+and so does one whose first tool call has arguments that are not a JSON object (tau-bench's
+``json.loads`` raises and its runner records reward 0).
 
-Metric (``pass^1``), tau-bench's ``calculate_reward``: 1 when the final database equals the database
-after replaying the task's gold actions on a fresh copy, and every expected output (``outputs``) occurs
-in some message the agent said to the user (case-folded, commas removed); else 0.
+Reward (tau-bench's ``Env.calculate_reward``): 1 when the final database hash equals the hash after
+replaying the task's gold actions on a fresh database, and every expected output occurs (case-folded,
+commas removed from the message) in something the agent said to the user; else 0. With ``trials`` > 1
+every task runs that many times, and the report gives tau-bench's pass^k for k = 1..trials: per task
+``C(c, k) / C(n, k)`` with ``c`` successes out of ``n`` trials, averaged over tasks.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
-import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._base import BenchDataError, BenchItem, ItemResult, ItemText
-from ._report import BenchReport, summarize
+from ._report import BenchReport, add_pass_hat_k, summarize
+from ._tau_domain import TERMINATE, Domain, data_hash
 from ._tau_user import STOP, UserSimulator
-from ._turns import ask, assistant_message, forget, read_reply
+from ._turns import ask, forget, read_reply
 
 if TYPE_CHECKING:
     from ..models import Backend
 
-TERMINATE = ("transfer_to_human_agents",)
+SPLITS = ("test", "train", "dev")
 
-
-def data_hash(data: Any) -> str:
-    """Order-insensitive for dict keys, order-sensitive for lists: tau-bench's ``to_hashable``."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-
-
-@dataclass
-class Domain:
-    """One tau-bench domain: its tools, their code (compiled once), its policy and its initial database."""
-
-    name: str
-    tools: list[dict[str, Any]]
-    functions: dict[str, Any]
-    wiki: str
-    data: dict[str, Any]
-    _gold: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, folder: Path) -> Domain:
-        need = [folder / "tools.json", folder / "codes.json", folder / "wiki.md"]
-        missing = [p.name for p in need if not p.exists()]
-        if missing:
-            raise BenchDataError(f"tau-bench domain folder {folder} lacks {', '.join(missing)} (--tau-info)")
-        data_dir = folder / "data" if (folder / "data").is_dir() else folder
-        data = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(data_dir.glob("*.json"))
-                if p.name not in ("tools.json", "codes.json")}
-        if not data:
-            raise BenchDataError(f"no database JSON files in {data_dir} (users.json, orders.json, ...)")
-        codes = json.loads((folder / "codes.json").read_text(encoding="utf-8"))
-        functions = {}
-        for name, source in codes.items():
-            namespace: dict[str, Any] = {}
-            exec(compile(source, f"<tau-bench {folder.name}:{name}>", "exec"), namespace)
-            functions[name] = namespace[name]
-        return cls(folder.name, json.loads((folder / "tools.json").read_text(encoding="utf-8")), functions,
-                   (folder / "wiki.md").read_text(encoding="utf-8"), data)
-
-    def call(self, data: dict[str, Any], name: str, arguments: Any) -> str:
-        """One tool call, as tau-bench's environment answers it (errors become ``Error: ...``)."""
-        fn = self.functions.get(name)
-        if fn is None:
-            return f"Unknown action {name}"
-        if not isinstance(arguments, dict):
-            return f"Error: the arguments of {name} must be a JSON object"
-        try:
-            out = fn(data=data, **arguments)
-        except Exception as exc:
-            return f"Error: {exc}"
-        return json.dumps(out, ensure_ascii=False) if isinstance(out, (dict, list)) else str(out)
-
-    def gold_hash(self, task_id: str, actions: list[tuple[str, dict]]) -> str:
-        if task_id not in self._gold:
-            data = copy.deepcopy(self.data)
-            for name, kwargs in actions:
-                if name not in TERMINATE:
-                    self.call(data, name, kwargs)
-            self._gold[task_id] = data_hash(data)
-        return self._gold[task_id]
+__all__ = ["SPLITS", "TERMINATE", "Domain", "TauBench", "data_hash", "load_tasks", "tasks_from_python"]
 
 
 def _actions(raw: list[Any]) -> list[tuple[str, dict]]:
@@ -131,14 +75,33 @@ def tasks_from_python(path: Path) -> list[dict[str, Any]]:
     return tasks
 
 
-def load_tasks(path: Path, domain: str | None) -> list[BenchItem]:
-    if not path.exists():
-        raise BenchDataError(f"tau-bench tasks not found at {path} (--taubench)")
+def _rows(path: Path, domain: str | None) -> list[dict[str, Any]]:
     if path.suffix == ".py":
         name = domain or path.parent.name
-        rows = [{**t, "data_source": f"tau-bench/{name}"} for t in tasks_from_python(path)]
+        return [{**t, "data_source": f"tau-bench/{name}"} for t in tasks_from_python(path)]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_tasks(path: Path | None, domain: str | None, *, info: Path | None = None, split: str = "test",
+               trials: int = 1) -> list[BenchItem]:
+    """The task items: from ``path``, or from every domain folder of ``info`` (its ``tasks_<split>.py``);
+    ids ``<domain>-<index>`` (``<domain>-<split>-<index>`` for train/dev), ``@<trial>`` after the first trial."""
+    if split not in SPLITS:
+        raise BenchDataError(f"tau-bench task split must be one of {', '.join(SPLITS)}, not {split!r} (--tau-split)")
+    rows: list[dict[str, Any]] = []
+    if path is not None:
+        if not path.exists():
+            raise BenchDataError(f"tau-bench tasks not found at {path} (--taubench)")
+        rows = _rows(path, domain)
     else:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        folders = [info / domain] if domain and info else sorted(p for p in (info or Path(".")).iterdir() if p.is_dir())
+        for folder in folders:
+            file = folder / f"tasks_{split}.py"
+            if file.exists():
+                rows.extend(_rows(file, folder.name))
+        if not rows:
+            raise BenchDataError(f"no tasks_{split}.py in the domain folders of {info}; give the tasks with --taubench "
+                                 "or another --tau-split")
     items, seen = [], {}
     for row in rows:
         if "instruction" not in row or "actions" not in row:
@@ -147,18 +110,47 @@ def load_tasks(path: Path, domain: str | None) -> list[BenchItem]:
         if domain and name != domain:
             continue
         index = seen[name] = seen.get(name, -1) + 1
-        items.append(BenchItem(f"{name}-{index}", name, row))
+        base = f"{name}-{index}" if split == "test" else f"{name}-{split}-{index}"
+        for trial in range(trials):
+            items.append(BenchItem(base if trial == 0 else f"{base}@{trial}", name, {**row, "task": base, "trial": trial}))
     return items
+
+
+class ActionError(ValueError):
+    """The agent's tool call could not become a tau-bench action (its arguments are not a JSON object)."""
+
+
+def first_action(reply) -> tuple[str, dict[str, Any]] | None:
+    """tau-bench's ``message_to_action`` for the first tool call of a reply (``None``: a message to the
+    user). Native calls keep their raw ``arguments`` string, which must load as a JSON object."""
+    if reply.native_calls:
+        fn = reply.native_calls[0].get("function") or {}
+        try:
+            args = json.loads(fn.get("arguments"))
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ActionError(f"arguments of {fn.get('name')} are not JSON: {exc}") from exc
+        if not isinstance(args, dict):
+            raise ActionError(f"arguments of {fn.get('name')} are not a JSON object")
+        return str(fn.get("name")), args
+    if reply.parsed.tool_calls:
+        call = reply.parsed.tool_calls[0]
+        return call.name, dict(call.arguments)
+    if reply.parsed.malformed:
+        raise ActionError(f"unreadable tool call: {reply.parsed.malformed[0].error}")
+    return None
 
 
 class TauBench:
     name = "taubench"
-    metrics = ("pass^1",)
+    metrics = ("reward",)
 
-    def __init__(self, tasks: str | Path, info: str | Path, user: UserSimulator | None = None, *,
-                 domain: str | None = None, max_turns: int = 30):
-        self.tasks_path, self.info, self.user = Path(tasks), Path(info), user
-        self.domain_filter, self.max_turns = domain, max_turns
+    def __init__(self, tasks: str | Path | None, info: str | Path, user: UserSimulator | None = None, *,
+                 domain: str | None = None, max_steps: int = 30, split: str = "test", trials: int = 1):
+        if trials < 1:
+            raise BenchDataError("--tau-trials must be at least 1")
+        self.tasks_path = Path(tasks) if tasks is not None else None
+        self.info, self.user = Path(info), user
+        self.domain_filter, self.max_steps, self.split, self.trials = domain, max_steps, split, trials
         self._domains: dict[str, Domain] = {}
 
     def domain(self, name: str) -> Domain:
@@ -167,50 +159,69 @@ class TauBench:
         return self._domains[name]
 
     def items(self) -> list[BenchItem]:
-        return load_tasks(self.tasks_path, self.domain_filter)
+        return load_tasks(self.tasks_path, self.domain_filter, info=self.info, split=self.split, trials=self.trials)
 
     def texts(self, item: BenchItem) -> ItemText:
         return ItemText([item.data["instruction"]])
 
-    async def _episode(self, item: BenchItem, dom: Domain, data: dict, backend: Backend) -> list[dict[str, Any]]:
+    async def _episode(self, item: BenchItem, dom: Domain, data: dict, backend: Backend,
+                       messages: list[dict[str, Any]], said: list[str]) -> tuple[bool, str]:
+        """Run the episode into ``messages``; ``(done, how it ended)``."""
         if self.user is None:
             raise BenchDataError("tau-bench needs a simulated user: --tau-user-backend/--tau-user-model or "
                                  "--tau-user-log")
-        messages: list[dict[str, Any]] = [{"role": "system", "content": dom.wiki}]
+        messages.append({"role": "system", "content": dom.wiki})
         messages.append({"role": "user", "content": await self.user.start(item.id, item.data["instruction"])})
-        for turn in range(self.max_turns):
-            reply = read_reply(await ask(backend, messages, dom.tools, episode=f"tau:{item.id}", turn=turn))
-            messages.append(assistant_message(reply, turn, max_calls=1))
-            if reply.parsed.tool_calls:
-                call = reply.parsed.tool_calls[0]
-                messages.append({"role": "tool", "content": dom.call(data, call.name, call.arguments),
-                                 "tool_call_id": f"call_{turn}_0"})
-                if call.name in TERMINATE:
-                    break
+        for step in range(self.max_steps):
+            reply = read_reply(await ask(backend, messages, dom.tools, episode=f"tau:{item.id}", turn=step))
+            try:
+                action = first_action(reply)
+            except ActionError as exc:
+                messages.append({"role": "assistant", "content": reply.parsed.content, "tool_calls": reply.native_calls})
+                return False, f"error: {exc}"
+            if action is not None:
+                name, args = action
+                call_id = f"call_{step}_0"
+                messages.append({"role": "assistant", "content": reply.parsed.content, "tool_calls": [
+                    {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}]})
+                messages.append({"role": "tool", "content": dom.call(data, name, args), "tool_call_id": call_id,
+                                 "name": name})
+                if name in TERMINATE:
+                    return True, f"agent called {name}"
                 continue
-            said = await self.user.reply(item.id, reply.parsed.content)
-            messages.append({"role": "user", "content": said})
-            if STOP in said:
-                break
-        return messages
+            content = reply.parsed.content
+            said.append(content)
+            messages.append({"role": "assistant", "content": content})
+            answer = await self.user.reply(item.id, content)
+            messages.append({"role": "user", "content": answer})
+            if STOP in answer:
+                return True, "user stopped"
+        return False, f"ran out of steps ({self.max_steps})"
 
     async def run_item(self, item: BenchItem, backend: Backend) -> ItemResult:
         dom = self.domain(item.category)
-        data = copy.deepcopy(dom.data)
+        data = dom.fresh_data()
+        messages: list[dict[str, Any]] = []
+        said: list[str] = []
         try:
-            messages = await self._episode(item, dom, data, backend)
+            done, how = await self._episode(item, dom, data, backend, messages, said)
         finally:
             if self.user is not None:
                 self.user.finish(item.id)
             forget(backend, f"tau:{item.id}")
-        said = [m.get("content") or "" for m in messages if m["role"] == "assistant" and not m.get("tool_calls")]
-        state_ok = data_hash(data) == dom.gold_hash(item.id, _actions(item.data["actions"]))
-        outputs = {o: any(str(o).lower() in s.lower().replace(",", "") for s in said) for o in item.data.get("outputs", [])}
-        reward = float(state_ok and all(outputs.values()))
-        return ItemResult(item.id, item.category, {"pass^1": reward}, messages,
-                          detail={"database_ok": state_ok, "outputs": outputs, "user": getattr(self.user, "model", "")})
+        detail: dict[str, Any] = {"done": done, "ended": how, "user": getattr(self.user, "model", "")}
+        reward = 0.0
+        if done:  # tau-bench computes the reward only for an episode that is done
+            state_ok = data_hash(data) == dom.gold_hash(item.data["task"], _actions(item.data["actions"]))
+            outputs = {str(o): any(str(o).lower() in (s or "").lower().replace(",", "") for s in said)
+                       for o in item.data.get("outputs", [])}
+            reward = float(state_ok and all(outputs.values()))
+            detail.update({"database_ok": state_ok, "outputs": outputs})
+        return ItemResult(item.id, item.category, {"reward": reward}, messages, detail=detail)
 
     def report(self, results: list[ItemResult], *, model: str = "") -> BenchReport:
+        """Average reward per domain and tau-bench's pass^k (k = 1..trials) over tasks, per domain and
+        overall; a trial that failed to run counts as a failure, as in tau-bench's runner."""
         rep = summarize(self.name, results, self.metrics, model=model)
-        rep.headline = [(g, "pass^1") for g in rep.groups]
+        add_pass_hat_k(rep, results)
         return rep

@@ -13,6 +13,12 @@ turn executed; the episode ends on a reply without tool calls.
 Metric (``answer_correctness``), as the paper's ``_answer_correct``: the conversation must end with an
 assistant reply whose content contains every comma-separated part of the gold answer (case-folded,
 commas removed), or whose preceding tool message does.
+
+Reasoning: the paper's script reads the model's raw output with its ``parse_qwen``, so a reply's content
+keeps its ``<think>`` block and an answer written only inside the reasoning counts. ``think="keep"`` (the
+default) does the same (a server that returns the reasoning apart has it put back in front);
+``think="strip"`` scores the reply with the reasoning removed, which is not the paper's protocol and is
+named in the report.
 """
 
 from __future__ import annotations
@@ -116,10 +122,13 @@ class ToolHop:
     name = "toolhop"
     metrics = ("answer_correctness",)
 
-    def __init__(self, path: str | Path, *, executor: Executor | None = None, mode: str = "free", max_turns: int = 9):
+    def __init__(self, path: str | Path, *, executor: Executor | None = None, mode: str = "free", max_turns: int = 9,
+                 think: str = "keep"):
         if mode not in PROMPTS:
-            raise BenchDataError(f"ToolHop mode must be one of {', '.join(PROMPTS)}, not {mode!r}")
-        self.path, self.mode, self.max_turns = Path(path), mode, max_turns
+            raise BenchDataError(f"ToolHop mode must be one of {', '.join(PROMPTS)}, not {mode!r} (--toolhop-mode)")
+        if think not in ("keep", "strip"):
+            raise BenchDataError(f"--toolhop-think must be 'keep' (the paper's) or 'strip', not {think!r}")
+        self.path, self.mode, self.max_turns, self.think = Path(path), mode, max_turns, think
         self._executor = executor
 
     @property
@@ -147,7 +156,7 @@ class ToolHop:
         calls = 0
         try:
             for turn in range(self.max_turns if tools else 1):
-                reply = read_reply(await ask(backend, messages, tools, episode=episode, turn=turn))
+                reply = read_reply(await ask(backend, messages, tools, episode=episode, turn=turn), think=self.think)
                 messages.append(assistant_message(reply, turn))
                 if not reply.parsed.tool_calls or tools is None:
                     break
@@ -163,4 +172,8 @@ class ToolHop:
                           detail={"tool_calls": calls, "turns": sum(m["role"] == "assistant" for m in messages)})
 
     def report(self, results: list[ItemResult], *, model: str = "") -> BenchReport:
-        return summarize(self.name, results, self.metrics, model=model)
+        rep = summarize(self.name, results, self.metrics, model=model)
+        rep.notes.append("scored as the paper's evaluation_toolhop.py does, reasoning kept in the reply"
+                         if self.think == "keep" else
+                         "reasoning removed before scoring (the paper's script keeps it): not the paper's protocol")
+        return rep

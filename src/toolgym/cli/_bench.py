@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,15 +51,25 @@ class DataOptions:
     envs: Path | None = None
     split: str | None = "test"
     bfcl_categories: str = "non_live"
-    bfcl_mode: str = "fc"
+    bfcl_handler: str = "qwen"
     per_category: int | None = None
     toolhop: Path | None = None
     toolhop_mode: str = "free"
+    toolhop_think: str = "keep"
     taubench: Path | None = None
     tau_info: Path | None = None
     tau_domain: str | None = None
+    tau_split: str = "test"
+    tau_trials: int = 1
+    tau_max_steps: int = 30
+    tau2_domains: str = "airline,retail,telecom"
+    tau2_split: str | None = None
+    tau2_max_steps: int = 200
     rotbench: Path | None = None
     rotbench_variant: str = "rotbench"
+    rotbench_think: str = "keep"
+    rotbench_lenient: bool = False
+    workdir: Path | None = None
 
 
 def _need(path: Path | None, flag: str, what: str) -> Path:
@@ -67,19 +78,24 @@ def _need(path: Path | None, flag: str, what: str) -> Path:
     return path
 
 
-def make_bench(name: str, d: DataOptions, *, executor=None, user=None):
+def make_bench(name: str, d: DataOptions, *, executor=None, user=None, user_backend=None):
     """The benchmark object for a suite name, from the data options."""
     if name == "bfcl":
-        return make_benchmark("bfcl", categories=d.bfcl_categories.split(","), mode=d.bfcl_mode,
-                              per_category=d.per_category)
+        return make_benchmark("bfcl", categories=d.bfcl_categories.split(","), handler=d.bfcl_handler,
+                              per_category=d.per_category, workdir=d.workdir)
     if name == "toolhop":
         return make_benchmark("toolhop", path=_need(d.toolhop, "--toolhop", "ToolHop"), executor=executor,
-                              mode=d.toolhop_mode)
+                              mode=d.toolhop_mode, think=d.toolhop_think)
     if name == "taubench":
-        return make_benchmark("taubench", tasks=_need(d.taubench, "--taubench", "tau-bench"),
-                              info=_need(d.tau_info, "--tau-info", "tau-bench"), user=user, domain=d.tau_domain)
+        return make_benchmark("taubench", tasks=d.taubench, info=_need(d.tau_info, "--tau-info", "tau-bench"),
+                              user=user, domain=d.tau_domain, split=d.tau_split, trials=d.tau_trials,
+                              max_steps=d.tau_max_steps)
+    if name == "tau2":
+        return make_benchmark("tau2", domains=[x.strip() for x in d.tau2_domains.split(",") if x.strip()],
+                              user=user_backend, split=d.tau2_split, trials=d.tau_trials, max_steps=d.tau2_max_steps)
     if name == "rotbench":
-        return make_benchmark("rotbench", path=_need(d.rotbench, "--rotbench", "RoTBench"), variant=d.rotbench_variant)
+        return make_benchmark("rotbench", path=_need(d.rotbench, "--rotbench", "RoTBench"), variant=d.rotbench_variant,
+                              think=d.rotbench_think, lenient=d.rotbench_lenient)
     fail(f"unknown benchmark {name!r}; use {', '.join(SUITES)}")
 
 
@@ -87,8 +103,17 @@ def _suite_names(suite: str) -> list[str]:
     names = [s.strip() for s in suite.split(",") if s.strip()]
     bad = [s for s in names if s not in SUITES]
     if bad or not names:
-        fail(f"unknown suite entry {', '.join(bad) or '(none)'}; use a comma list of {', '.join(SUITES)}")
+        fail(f"unknown suite entry {', '.join(bad) or '(none)'}; use a comma list of {', '.join(SUITES)} "
+             "(toolgym bench --list shows them)")
     return names
+
+
+def _cell(s) -> str:
+    if s is None or s.n == 0 or math.isnan(s.mean):
+        return "-"
+    if math.isnan(s.low):
+        return f"{100 * s.mean:.2f}"
+    return f"{100 * s.mean:.2f} [{100 * s.low:.1f}, {100 * s.high:.1f}]"
 
 
 def _report_table(rep: BenchReport) -> Table:
@@ -98,9 +123,30 @@ def _report_table(rep: BenchReport) -> Table:
         table.add_column(col, justify="left" if col in ("group", "metric") else "right")
     for group, metric in rep.headline:
         s = rep.value(group, metric)
-        cell = "-" if s is None or s.n == 0 else f"{100 * s.mean:.2f} [{100 * s.low:.1f}, {100 * s.high:.1f}]"
-        table.add_row(group, metric, cell, str(s.n if s else 0))
+        table.add_row(group, metric, _cell(s), str(s.n if s else 0),
+                      style="bold" if group in ("overall", "leaderboard_overall") else None)
     return table
+
+
+def list_suites() -> None:
+    """``bench --list``: every suite entry, what it needs, whether it runs here; BFCL's categories."""
+    from ..bench import catalog
+    from ..bench._bfcl_handlers import HANDLERS, PAPER_HANDLER
+    from ..bench._bfcl_lib import NETWORK, memory_vector_missing
+    from ..bench.bfcl import GROUPS
+
+    table = Table(title="toolgym bench --suite", show_edge=False)
+    for col in ("entry", "measures", "scored with", "data", "here"):
+        table.add_column(col)
+    for info in catalog():
+        table.add_row(info.name, info.measures, info.scoring, info.data,
+                      "[green]ready[/]" if info.unavailable is None else f"[yellow]{info.unavailable}[/]")
+    console.print(table)
+    console.print("BFCL categories (--bfcl-categories): " + ", ".join(GROUPS["all"]))
+    console.print(f"  groups: {', '.join(GROUPS)} (all: every category that runs offline)")
+    console.print(f"  not run: {', '.join(NETWORK)} ({next(iter(NETWORK.values()))})"
+                  + (f"; {memory_vector_missing()}" if memory_vector_missing() else ""))
+    console.print(f"  handlers (--bfcl-handler): {', '.join(HANDLERS)} (default {PAPER_HANDLER}, the paper's setting)")
 
 
 async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: int | None) -> BenchReport:
@@ -121,6 +167,9 @@ async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: in
         run = await arun_benchmark(bench, backend, out, concurrency=concurrency, limit=limit, on_start=start,
                                    on_result=tick)
     console.print(f"{bench.name}: {run.ran} run, {run.reused} already in {out}")
+    if run.report.counts.get("failed"):
+        console.print(f"[yellow]{bench.name}: {run.report.counts['failed']} item(s) failed (the backend never "
+                      f"answered); they score 0 and run again when the command is repeated[/]")
     return run.report
 
 
@@ -141,21 +190,39 @@ def _general(o: RunOptions, tasks: str | None, include: Path | None, limit: floa
                        limit=limit, allow_code=allow_code, name=o.model or "")
 
 
-def _tau_user(backend: str | None, model: str | None, base_url: str | None, log: Path | None):
-    from ..bench._tau_user import BackendUser, RecordedUser
-    from ..models import BackendConfig, Endpoint, Sampling, make_backend
+@dataclass
+class UserOptions:
+    """The simulated user of tau-bench and tau2 (or a recorded one)."""
 
-    if log is not None:
-        return RecordedUser(log)
-    if model is None:
-        return None
-    config = BackendConfig(backend or "openai", Endpoint(model=model, base_urls=(base_url,) if base_url else ()),
-                           Sampling(temperature=0.0, max_tokens=512))
-    return BackendUser(make_backend(config))
+    backend: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    log: Path | None = None
+    temperature: float = 0.0
+    max_tokens: int = 512
+
+    def backend_obj(self):
+        """The user's model backend (``None`` without ``--tau-user-model``)."""
+        from ..models import BackendConfig, Endpoint, Sampling, make_backend
+
+        if self.model is None:
+            return None
+        config = BackendConfig(self.backend or "openai", Endpoint(model=self.model, base_urls=(
+            (self.base_url,) if self.base_url else ()), flags="tau-user-"),
+            Sampling(temperature=self.temperature, max_tokens=self.max_tokens))
+        return make_backend(config)
+
+    def simulator(self, backend):
+        from ..bench._tau_user import BackendUser, RecordedUser
+
+        if self.log is not None:
+            return RecordedUser(self.log)
+        return BackendUser(backend) if backend is not None else None
 
 
 def bench_cmd(
-    model: Annotated[str, typer.Argument(help="The model: served name (openai, vllm) or path/name (transformers).")],
+    model: Annotated[str | None, typer.Argument(help="The model: served name (openai, vllm) or path/name (transformers).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the suite entries, what each needs and whether it can run here.")] = False,
     suite: Annotated[str, typer.Option(help=f"Comma list of {', '.join(SUITES)}.")] = "bfcl,own",
     out: Annotated[Path, typer.Option(help="Folder for per-item results (resumable) and suite.json.")] = Path("runs/bench"),
     name: Annotated[str | None, typer.Option(help="Name of this run in tables (default: the model).")] = None,
@@ -167,36 +234,67 @@ def bench_cmd(
     limit: Annotated[int | None, typer.Option(help="Only the first N items of each benchmark.")] = None,
     envs: Annotated[Path | None, typer.Option(help="own: the environments (held-out split).")] = None,
     split: Split = "test",
-    bfcl_categories: Annotated[str, typer.Option(help="BFCL categories or groups (non_live, live, all).")] = "non_live",
-    bfcl_mode: Annotated[str, typer.Option(help="BFCL: 'fc' (tools to the chat template) or 'prompt' (BFCL's prompt).")] = "fc",
+    bfcl_categories: Annotated[str, typer.Option(help="BFCL categories or groups (non_live, live, multi_turn, memory, all).")] = "non_live",
+    bfcl_handler: Annotated[str, typer.Option(help="BFCL: how replies are read, as BFCL's handler for the model family: "
+                                                   "qwen (the paper's setting), openai (native tool calls), prompt.")] = "qwen",
     per_category: Annotated[int | None, typer.Option(help="BFCL: only the first N items of each category.")] = None,
     toolhop: Annotated[Path | None, typer.Option(help="ToolHop.json.")] = None,
     toolhop_mode: Annotated[str, typer.Option(help="ToolHop: free, mandatory or direct.")] = "free",
-    taubench: Annotated[Path | None, typer.Option(help="tau-bench tasks (the paper's .jsonl or tasks_test.py).")] = None,
-    tau_info: Annotated[Path | None, typer.Option(help="tau-bench domain folders (tools.json, codes.json, wiki.md, data).")] = None,
+    toolhop_think: Annotated[str, typer.Option(help="ToolHop: 'keep' the reasoning in the scored reply (the paper's) or 'strip' it.")] = "keep",
+    taubench: Annotated[Path | None, typer.Option(help="tau-bench tasks (the paper's .jsonl or a tasks_*.py); default: "
+                                                       "each domain folder's tasks_<split>.py.")] = None,
+    tau_info: Annotated[Path | None, typer.Option(help="tau-bench domain folders: tau-bench's tau_bench/envs or the "
+                                                       "paper's Data/jsonl/raw/tau-bench.")] = None,
     tau_domain: Annotated[str | None, typer.Option(help="tau-bench: only this domain (retail, airline).")] = None,
-    tau_user_model: Annotated[str | None, typer.Option(help="tau-bench: the model playing the user.")] = None,
-    tau_user_backend: Annotated[str | None, typer.Option(help="tau-bench: its backend (default openai).")] = None,
-    tau_user_base_url: Annotated[str | None, typer.Option(help="tau-bench: its server.")] = None,
+    tau_split: Annotated[str, typer.Option(help="tau-bench: task split of the domain folders (test, train, dev).")] = "test",
+    tau_trials: Annotated[int, typer.Option(help="tau-bench and tau2: trials per task (pass^k for k up to this).")] = 1,
+    tau_max_steps: Annotated[int, typer.Option(help="tau-bench: agent steps per episode.")] = 30,
+    tau_user_model: Annotated[str | None, typer.Option(help="tau-bench and tau2: the model playing the user.")] = None,
+    tau_user_backend: Annotated[str | None, typer.Option(help="tau-bench and tau2: its backend (default openai).")] = None,
+    tau_user_base_url: Annotated[str | None, typer.Option(help="tau-bench and tau2: its server.")] = None,
+    tau_user_temperature: Annotated[float, typer.Option(help="tau-bench and tau2: its temperature (0: the paper's and "
+                                                             "tau2's; tau-bench sends none, 1.0 on OpenAI).")] = 0.0,
+    tau_user_max_tokens: Annotated[int, typer.Option(help="tau-bench and tau2: its token limit per turn (the paper's 512).")] = 512,
     tau_user_log: Annotated[Path | None, typer.Option(help="tau-bench: replay recorded user turns instead.")] = None,
+    tau2_domains: Annotated[str, typer.Option(help="tau2: comma list of airline, retail, telecom, mock.")] = "airline,retail,telecom",
+    tau2_split: Annotated[str | None, typer.Option(help="tau2: task split (default: tau2's 'base').")] = None,
+    tau2_max_steps: Annotated[int, typer.Option(help="tau2: simulation steps (tau2's default 200).")] = 200,
     rotbench: Annotated[Path | None, typer.Option(help="RoTBench data file or folder.")] = None,
-    rotbench_variant: Annotated[str, typer.Option(help="RoTBench metric: rotbench (official) or ftrl (paper).")] = "rotbench",
+    rotbench_variant: Annotated[str, typer.Option(help="RoTBench metric: rotbench (its evaluate.py) or ftrl (the paper's script).")] = "rotbench",
+    rotbench_think: Annotated[str, typer.Option(help="RoTBench: 'keep' the reasoning in the scored reply (both references do) or 'strip' it.")] = "keep",
+    rotbench_lenient: Annotated[bool, typer.Option(help="RoTBench: read Action/Action Input leniently (not the references').")] = False,
     lm_eval_tasks: Annotated[str | None, typer.Option(help="general: lm-eval tasks (mmlu,bbh,gsm8k,...).")] = None,
     lm_eval_include: Annotated[Path | None, typer.Option(help="general: folder of local lm-eval task YAMLs.")] = None,
     lm_eval_limit: Annotated[float | None, typer.Option(help="general: items (or fraction) per task.")] = None,
     lm_eval_allow_code: Annotated[bool, typer.Option(help="general: let code tasks (humaneval, mbpp) run code.")] = False,
     executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None, timeout: TimeoutOpt = 10.0,
+    max_failed_fraction: Annotated[float, typer.Option(help="Exit with code 1 when more than this fraction of a "
+                                                            "benchmark's items failed to run (the backend never "
+                                                            "answered); finished items are kept.")] = 0.5,
 ) -> None:
-    """Run a model on public benchmarks (bfcl, toolhop, taubench, rotbench), our held-out environments
+    """Run a model on public benchmarks (bfcl, toolhop, taubench, tau2, rotbench), our held-out environments
     (own) and lm-eval tasks (general); print each report, save suite.json, and with --compare-to the
-    combined before/after table."""
+    combined before/after table. --list shows what can run."""
+    if list_:
+        list_suites()
+        return
+    if model is None:
+        fail("give the MODEL to evaluate (or --list to see the benchmarks)")
     names = _suite_names(suite)
     if backend == "scripted" and names != ["own"]:
         fail("the scripted baseline follows toolgym environments' gold solutions; it can only run --suite own")
-    o = RunOptions(envs or Path("."), backend, base_url, model, 1, concurrency, max_turns, temperature, max_tokens,
-                   "f1", "feedback", thinking, None, None, split, None, 0, executor, workers, timeout)
-    d = DataOptions(envs, split, bfcl_categories, bfcl_mode, per_category, toolhop, toolhop_mode, taubench,
-                    tau_info, tau_domain, rotbench, rotbench_variant)
+    o = RunOptions(envs=envs or Path("."), backend=backend, base_url=base_url, model=model, samples=1,
+                   concurrency=concurrency, max_turns=max_turns, temperature=temperature, max_tokens=max_tokens,
+                   reward_variant="f1", malformed="feedback", thinking=thinking, system_prompt=None, error_rate=None,
+                   split=split, limit=None, seed=0, executor=executor, workers=workers, timeout=timeout)
+    d = DataOptions(envs=envs, split=split, bfcl_categories=bfcl_categories, bfcl_handler=bfcl_handler,
+                    per_category=per_category, toolhop=toolhop, toolhop_mode=toolhop_mode, toolhop_think=toolhop_think,
+                    taubench=taubench, tau_info=tau_info, tau_domain=tau_domain, tau_split=tau_split,
+                    tau_trials=tau_trials, tau_max_steps=tau_max_steps, tau2_domains=tau2_domains, tau2_split=tau2_split,
+                    tau2_max_steps=tau2_max_steps, rotbench=rotbench, rotbench_variant=rotbench_variant,
+                    rotbench_think=rotbench_think, rotbench_lenient=rotbench_lenient, workdir=out / "bfcl_memory")
+    users = UserOptions(tau_user_backend, tau_user_model, tau_user_base_url, tau_user_log, tau_user_temperature,
+                        tau_user_max_tokens)
     result = Suite(name=name or model, model=model)
     if "general" in names:
         from ..bench.general import GeneralSkipped
@@ -206,37 +304,46 @@ def bench_cmd(
         except GeneralSkipped as exc:
             result.skipped["general"] = str(exc)
             console.print(f"[yellow]general skipped:[/] {exc}")
-    _run_suite(o, d, [n for n in names if n != "general"], result, out, limit,
-               (tau_user_backend, tau_user_model, tau_user_base_url, tau_user_log))
+    _run_suite(o, d, [n for n in names if n != "general"], result, out, limit, users)
     for rep in result.reports.values():
         console.print(_report_table(rep))
+        for note in rep.notes:
+            console.print(f"  [dim]{rep.benchmark}: {note}[/]")
     console.print(f"suite: {result.save(out / 'suite.json')}")
     if compare_to is not None:
         _write_compare(load_suite(compare_to), result, out / "compare.md", out / "compare.png")
+    broken = [f"{n} ({r.counts['failed']} of {r.counts['items']})" for n, r in result.reports.items()
+              if r.counts.get("items") and r.counts.get("failed", 0) > max_failed_fraction * r.counts["items"]]
+    if broken:
+        fail(f"items failed to run in {', '.join(broken)}: more than --max-failed-fraction {max_failed_fraction}; "
+             "check the server, then run the same command again to retry them", code=1)
 
 
 def _run_suite(o: RunOptions, d: DataOptions, names: list[str], result: Suite, out: Path, limit: int | None,
-               tau: tuple) -> None:
+               users: UserOptions) -> None:
     if not names:
         return
+    if "tau2" in names and users.model is None:
+        fail("tau2 needs a simulated user: give --tau-user-model (and --tau-user-base-url)")
     ex = build_executor(o.executor, o.workers, o.timeout) if {"own", "toolhop"} & set(names) else None
 
     async def main() -> None:
         backend = build_backend(o)
-        user = _tau_user(*tau) if "taubench" in names else None
+        user_backend = users.backend_obj() if {"taubench", "tau2"} & set(names) else None
         try:
             for n in names:
                 if n == "own":
                     result.reports[n] = await _run_own(o, d, backend, ex, out / "own.trajectories.jsonl", limit)
                     continue
-                bench = make_bench(n, d, executor=ex, user=user)
+                bench = make_bench(n, d, executor=ex, user=users.simulator(user_backend) if n == "taubench" else None,
+                                   user_backend=user_backend)
                 result.reports[n] = await _run_item_bench(bench, backend, out / f"{n}.jsonl", o.concurrency, limit)
         except BenchDataError as exc:
             fail(str(exc))
         finally:
             await backend.aclose()
-            if user is not None and hasattr(user, "backend"):
-                await user.backend.aclose()
+            if user_backend is not None:
+                await user_backend.aclose()
 
     try:
         asyncio.run(main())
@@ -276,7 +383,7 @@ def _pct(k: int, total: int) -> str:
 
 def contamination_cmd(
     envs: Annotated[Path, typer.Argument(help="Built environments (.jsonl, .parquet or HF folder).")],
-    against: Annotated[str, typer.Option(help="Comma list of bfcl, toolhop, taubench, rotbench.")] = "bfcl",
+    against: Annotated[str, typer.Option(help="Comma list of bfcl, toolhop, taubench, tau2, rotbench.")] = "bfcl",
     n: Annotated[int, typer.Option(help="n-gram length in words.")] = 8,
     out: Annotated[Path | None, typer.Option(help="Write the report (JSON) here.")] = None,
     show: Annotated[int, typer.Option(help="Example overlaps to keep per benchmark.")] = 5,
@@ -284,20 +391,21 @@ def contamination_cmd(
     toolhop: Annotated[Path | None, typer.Option(help="ToolHop.json.")] = None,
     taubench: Annotated[Path | None, typer.Option(help="tau-bench tasks.")] = None,
     rotbench: Annotated[Path | None, typer.Option(help="RoTBench data file or folder.")] = None,
+    tau2_domains: Annotated[str, typer.Option(help="tau2 domains.")] = "airline,retail,telecom",
 ) -> None:
     """n-gram overlap between environments (questions, tool documents) and benchmark items: how many
     items share an n-gram with some environment, how many questions are identical, examples."""
     env_list = load_envs(envs)
     d = DataOptions(bfcl_categories=bfcl_categories, toolhop=toolhop, taubench=taubench, rotbench=rotbench,
-                    tau_info=Path("."))
+                    tau_info=Path("."), tau2_domains=tau2_domains)
     table = Table(title=f"overlap of {len(env_list)} environments ({n}-grams)", show_edge=False)
     for col in ("benchmark", "items", "question overlap", "tool-doc overlap", "identical questions", "any",
                 "environments flagged"):
         table.add_column(col, justify="left" if col == "benchmark" else "right")
     report: dict[str, Any] = {"envs": str(envs), "n": n, "benchmarks": {}}
     for name in [s.strip() for s in against.split(",") if s.strip()]:
-        if name not in ("bfcl", "toolhop", "taubench", "rotbench"):
-            fail(f"unknown benchmark {name!r} in --against; use bfcl, toolhop, taubench, rotbench")
+        if name not in ("bfcl", "toolhop", "taubench", "tau2", "rotbench"):
+            fail(f"unknown benchmark {name!r} in --against; use bfcl, toolhop, taubench, tau2, rotbench")
         try:
             o = check_overlap(env_list, make_bench(name, d), n=n, examples=show)
         except BenchDataError as exc:
