@@ -8,11 +8,17 @@ Two executors behind one protocol (:class:`Executor`):
 
 Tool behaviour (raising, looping, crashing, allocating) is never an exception to the caller: every call
 returns an :class:`ExecResult` whose ``output`` is the tool message the model sees.
+
+Both run a call under the scoping its request names (``ExecRequest.scoping``): ``module`` (default: the
+source is a module of its own), ``reference`` (exactly the paper's ``call_function``: ``exec`` inside a
+function with the paper's ``utils`` module as globals, then ``eval(name)``), or ``compare`` (both; status
+``scoping`` when they differ).
 """
 
+from ._call import REFERENCE_LOCALS, SCOPINGS
 from ._inprocess import UnsafeInProcessExecutor
 from ._pool import SandboxPool, default_pool
-from ._protocol import ExecRequest, ExecResult, Executor, SandboxLimits
+from ._protocol import ExecRequest, ExecResult, Executor, RequestScoping, SandboxLimits
 
 EXECUTORS = {
     "sandbox": "toolgym.sandbox:SandboxPool",
@@ -31,9 +37,12 @@ def make_executor(kind: str = "sandbox", **kwargs) -> Executor:
 
 __all__ = [
     "EXECUTORS",
+    "REFERENCE_LOCALS",
+    "SCOPINGS",
     "ExecRequest",
     "ExecResult",
     "Executor",
+    "RequestScoping",
     "SandboxLimits",
     "SandboxPool",
     "UnsafeInProcessExecutor",

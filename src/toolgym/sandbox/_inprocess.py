@@ -52,7 +52,9 @@ class UnsafeInProcessExecutor:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            output, status = _call.invoke(self._code(source), req.name, req.arguments), "ok"
+            output, status = _call.invoke(self._code(source), req.name, req.arguments, req.scoping), "ok"
+        except _call.ScopingMismatch as exc:
+            output, status = exc.module_output, "scoping"
         except _Timeout:
             output, status = _call.error_message(req.name, f"the tool timed out after {timeout:g} seconds"), "timeout"
         except MemoryError:

@@ -36,7 +36,7 @@ from ._protocol import ExecRequest, ExecResult, SandboxLimits
 _HEADER = struct.Struct(">I")
 _WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))
 _CODE_CACHE_CAPACITY = 8192  # must match the worker's
-_STATUSES = {"ok", "tool_error", "timeout", "memory", "crashed", "need_code"}
+_STATUSES = {"ok", "tool_error", "timeout", "memory", "crashed", "need_code", "scoping"}
 
 
 def _json_name(name: str, _cache: dict[str, str] = {}) -> str:
@@ -65,6 +65,7 @@ class _Call:
     args_json: str
     timeout: float
     cpu: float
+    scoping: str = "module"
 
 
 @dataclass(eq=False)
@@ -317,7 +318,7 @@ class SandboxPool:
             key = _digest(source)
             sources[key] = source
             timeout = req.timeout_s or limits.timeout_s
-            calls.append(_Call(i, key, req.name, args_json, timeout, min(limits.cpu, timeout)))
+            calls.append(_Call(i, key, req.name, args_json, timeout, min(limits.cpu, timeout), req.scoping))
         if calls:
             self.stats["calls"] += len(calls)
             try:
@@ -418,7 +419,8 @@ class SandboxPool:
                     w.known.clear()  # the worker clears its cache at the same point
                 w.known.add(c.key)
                 code[c.key] = sources[c.key]
-        parts = [f'[{c.index},"{c.key}",{_json_name(c.name)},{c.args_json},{c.timeout!r},{c.cpu!r}]' for c in chunk]
+        parts = [f'[{c.index},"{c.key}",{_json_name(c.name)},{c.args_json},{c.timeout!r},{c.cpu!r},"{c.scoping}"]'
+                 for c in chunk]
         payload = ('{"op":"run","code":' + json.dumps(code) + ',"calls":[' + ",".join(parts) + "]}").encode()
         w.chunk, w.received, w.last_progress = chunk, 0, time.monotonic()
         try:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..schema import CallStatus, ToolCall
+from ._call import SCOPINGS
+
+#: ``module`` and ``reference`` (see :data:`~toolgym.schema.Scoping`), or ``compare``: run both and return
+#: the module result, with status ``scoping`` if the reference one differs (used by verification).
+RequestScoping = Literal["module", "reference", "compare"]  # the names of _call.SCOPINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +34,23 @@ class SandboxLimits:
 
 @dataclass(frozen=True, slots=True)
 class ExecRequest:
-    """Call ``name(**arguments)`` using the tool code of one environment (``code``: tool name -> source)."""
+    """Call ``name(**arguments)`` using the tool code of one environment (``code``: tool name -> source),
+    under ``scoping`` (``module``: toolgym's; ``reference``: the paper's ``call_function``)."""
 
     name: str
     arguments: Any
     code: Mapping[str, str]
     timeout_s: float | None = None
+    scoping: RequestScoping = "module"
+
+    def __post_init__(self) -> None:
+        if self.scoping not in SCOPINGS:
+            raise ValueError(f"unknown scoping {self.scoping!r}; choose one of {', '.join(SCOPINGS)}")
 
     @classmethod
-    def of(cls, call: ToolCall, code: Mapping[str, str], timeout_s: float | None = None) -> ExecRequest:
-        return cls(call.name, call.arguments, code, timeout_s)
+    def of(cls, call: ToolCall, code: Mapping[str, str], timeout_s: float | None = None,
+           scoping: RequestScoping = "module") -> ExecRequest:
+        return cls(call.name, call.arguments, code, timeout_s, scoping)
 
 
 @dataclass(frozen=True, slots=True)

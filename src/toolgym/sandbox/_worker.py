@@ -4,7 +4,8 @@ Started by :mod:`toolgym.sandbox._pool` as a script (not as part of the package,
 the standard library and its two siblings). Protocol over its original stdin/stdout, which it moves
 to private descriptors before any tool code runs: frames of a 4-byte big-endian length and JSON.
 
-parent -> worker  ``{"op": "run", "code": {key: source, ...}, "calls": [[index, key, name, args, timeout], ...]}``
+parent -> worker  ``{"op": "run", "code": {key: source, ...}, "calls": [[index, key, name, args, timeout, cpu,
+                  scoping], ...]}``
                   ``{"op": "exit"}``
 worker -> parent  ``{"op": "ready", "layers": {...}}`` once, then one frame per call:
                   ``[index, status, output, seconds, retire]`` in the order the calls were sent.
@@ -106,7 +107,7 @@ def _thread_count() -> int:
 
 
 def run_call(cache: dict, key: str, name: str, arguments, timeout: float, cpu: float, output_chars: int,
-             memory_mb: int):
+             memory_mb: int, scoping: str = "module"):
     """One call: (status, output, seconds, retire). The tool's source is compiled on its first call, under
     the call's timers, as the reference compiles inside its timeout."""
     t0 = _perf()
@@ -119,10 +120,12 @@ def run_call(cache: dict, key: str, name: str, arguments, timeout: float, cpu: f
             code = cache[key]
             if type(code) is str:
                 code = cache[key] = _call.compile_source(code)
-            output = _call.invoke(code, name, arguments)
+            output = _call.invoke(code, name, arguments, scoping)
             status = "ok"
         except _Limit:
             raise
+        except _call.ScopingMismatch as exc:
+            status, output = "scoping", exc.module_output
         except MemoryError:
             status, retire = "memory", True
             output = _call.error_message(name, f"MemoryError: the tool exceeded the sandbox memory limit "
@@ -199,14 +202,14 @@ def main() -> None:
             cache[key] = source
         pending: list[bytes] = []
         last_flush = _perf()
-        for index, key, name, arguments, timeout, cpu in msg["calls"]:
+        for index, key, name, arguments, timeout, cpu, scoping in msg["calls"]:
             if key not in cache:
                 pending.append(_frame(_dumps([index, "need_code", "", 0.0, False]).encode()))
                 continue
             _PROGRESS.pack_into(progress, 0, index + 1)
             try:
                 status, output, seconds, retire = run_call(cache, key, name, arguments, timeout, cpu, output_chars,
-                                                           memory_mb)
+                                                           memory_mb, scoping)
             except _Limit:  # the deadline passed just as the call was being wrapped up
                 status, seconds, retire = "timeout", timeout, True
                 output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")

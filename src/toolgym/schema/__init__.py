@@ -4,7 +4,7 @@ validation.
 Plain, frozen, serialisable data (pydantic v2). Importing this package pulls in nothing heavy.
 """
 
-from ._calls import CallStatus, MalformedCall, ToolCall
+from ._calls import CallStatus, MalformedCall, Scoping, ToolCall
 from ._environment import (
     IDENTITY_FIELDS,
     SCENARIOS,
@@ -28,6 +28,7 @@ __all__ = [
     "Metadata",
     "RewardBranch",
     "Scenario",
+    "Scoping",
     "Step",
     "ToolCall",
     "ToolResult",

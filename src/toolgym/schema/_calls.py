@@ -10,7 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 #: How one executed call ended. ``ok`` and ``tool_error`` are ordinary outcomes the model sees;
 #: ``timeout``/``memory``/``crashed`` are tool failures the sandbox contained (the model still sees a
 #: tool message); ``infra_error`` means the executor itself failed and the output is not the tool's.
-CallStatus = Literal["ok", "tool_error", "timeout", "memory", "crashed", "infra_error"]
+#: ``scoping`` (only for a call run with ``scoping="compare"``): the output differs under the paper's scoping.
+CallStatus = Literal["ok", "tool_error", "timeout", "memory", "crashed", "infra_error", "scoping"]
+#: How a tool's source is run: ``module`` (toolgym's sandbox: the source is a module of its own) or
+#: ``reference`` (the paper's ``call_function``: ``exec`` inside a function, then ``eval(name)``; see
+#: ``toolgym.sandbox``).
+Scoping = Literal["module", "reference"]
 
 
 class ToolCall(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ._calls import ToolCall
+from ._calls import Scoping, ToolCall
 from ._tools import tool_name
 
 Scenario = Literal["single_hop", "parallel_single_hop", "multi_hop", "parallel_multi_hop"]
@@ -23,7 +23,9 @@ IDENTITY_FIELDS = ("scenario", "question", "tools", "code", "expected", "answer"
 
 
 class Metadata(BaseModel):
-    """Where an environment came from and how hard it is. ``extra`` keeps anything else, verbatim."""
+    """Where an environment came from and how hard it is. ``extra`` keeps anything else, verbatim.
+    ``scoping``: how its tools are run (see :data:`~toolgym.schema.Scoping`); ``reference`` for data
+    imported from the paper's layout, which the paper's code runs that way."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,6 +36,7 @@ class Metadata(BaseModel):
     seed: int | None = None
     split: str | None = None
     data_source: str | None = None
+    scoping: Scoping = "module"
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
