@@ -51,6 +51,7 @@ def unknown_tool_message(name: str) -> str:
 _STATEMENTS: dict[str, object] = {}  # top-level statement text -> code object
 _CONTINUATIONS = ("else", "elif", "except", "finally", ")", "]", "}")
 # a piece that starts with a string literal would be compiled as having a docstring (it sets __doc__)
+_GLOBAL = re.compile(r"\bglobal\b")
 _STARTS_WITH_STRING = re.compile(r"""^(?:\s*#[^\n]*\n|\s*\n)*[rRbBuUfF]{0,2}['"]""")
 
 
@@ -81,7 +82,9 @@ def _compile_pieces(source: str):
     Built environments repeat the same function definitions around different data, so most statements
     are found in the cache and only the data is compiled. If a piece does not compile on its own the cut
     was wrong (an unclosed bracket or string always fails), and the caller compiles the whole source."""
-    if "__future__" in source:
+    if "__future__" in source or _GLOBAL.search(source):
+        # both change how other statements compile (a ``global`` in any function turns the top-level
+        # stores of that name into global stores): only the whole source compiles them right
         return None
     codes = []
     for i, piece in enumerate(split_statements(source)):
