@@ -18,7 +18,8 @@ GOOD = "def cap(country):\n    if country == 'France':\n        return {'capital
 def test_samples_pass(pool, samples):
     results = verify_environments(samples, pool)
     assert [r.status for r in results] == ["pass"] * len(samples)
-    assert all({c.name for c in r.checks} == {"calls", "solves", "answer", "deterministic", "perturbed"} for r in results)
+    assert all({c.name for c in r.checks} == {"calls", "solves", "answer", "deterministic", "scoping",
+                                                                     "perturbed"} for r in results)
 
 
 def test_good_environment_passes(pool):
@@ -86,11 +87,46 @@ def test_samples_pass_the_reward_hacking_probes(pool, samples):
 
 
 def test_a_tool_that_lists_everything_for_a_wildcard_is_caught_by_the_probes(pool):
-    lister = ("D = {'France': 'Paris', 'Spain': 'Madrid'}\n"
-              "def cap(country):\n    if country in D:\n        return {'capital': D[country]}\n"
+    lister = ("def cap(country):\n    D = {'France': 'Paris', 'Spain': 'Madrid'}\n    if country in D:\n        return {'capital': D[country]}\n"
               "    if country in ('*', 'all'):\n        return D\n"
               "    return 'Error: unknown country'")
     env = _env(lister)
     assert verify_environment(env, pool).status == "pass"  # the classic checks do not see it
     r = verify_environment(env, pool, probes=True)
     assert r.status == "fail" and [c.name for c in r.checks if not c.ok] == ["probes"]
+
+
+MODULE_LEVEL = ("T = {'France': 'Paris'}\n"
+                "def cap(country):\n    if country in T:\n        return {'capital': T[country]}\n"
+                "    return f'Error: unknown country {country!r}'")
+
+
+def test_a_tool_that_needs_its_module_level_names_fails_the_scoping_check(pool):
+    r = verify_environment(_env(MODULE_LEVEL), pool, probes=True)
+    assert r.status == "fail" and [c.name for c in r.checks if not c.ok] == ["scoping"]
+    assert "under the paper's call_function scoping" in r.reason and "name 'T' is not defined" in r.reason
+
+
+def test_a_scoping_difference_only_on_wrong_arguments_is_caught(pool):
+    """The solution agrees under both scopings; a wrong argument reaches a module-level name."""
+    code = ("HINT = 'try France'\n"
+            "def cap(country):\n    if country == 'France':\n        return {'capital': 'Paris'}\n"
+            "    return 'Error: unknown country; ' + HINT")
+    r = verify_environment(_env(code), pool, probes=True)
+    assert [c.name for c in r.checks if not c.ok] == ["scoping"]
+    assert "returns 'Error: unknown country; try France' in the sandbox" in r.reason
+
+
+def test_reference_scoped_environments_run_under_the_papers_scoping_only(pool):
+    meta = {"metadata": {"scoping": "reference"}}
+    r = verify_environment(_env(GOOD, **meta), pool, probes=True)
+    assert r.status == "pass" and "scoping" not in {c.name for c in r.checks}
+    r = verify_environment(_env(MODULE_LEVEL, **meta), pool)
+    assert r.status == "fail" and "name 'T' is not defined" in r.reason
+
+
+def test_a_non_deterministic_tool_is_not_blamed_on_its_scoping(pool):
+    flaky = ("def cap(country):\n    import random\n"
+             "    return f'Paris #{random.random()}' if country == 'France' else f'Error: no {random.random()}'")
+    r = verify_environment(_env(flaky), pool, probes=True)
+    assert [c.name for c in r.checks if not c.ok] == ["deterministic"]

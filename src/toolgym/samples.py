@@ -4,6 +4,8 @@ Used by ``toolgym demo`` and as test fixtures. Every fact is made up, so a model
 The tool code follows the conventions of the builders: knowledge held in the code, arguments validated,
 errors that say what went wrong and what is accepted -- but never list the records, or a distractor
 tool's error would hand out another tool's answer (the reward-hacking probes of ``toolgym verify`` check).
+Each tool function holds its table, helpers and imports itself, so it runs the same under the paper's
+executor (``exec`` inside a function: the source's top-level names are not the function's globals).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ def _lookup_code(name: str, key: str, table: dict[str, dict[str, Any]], fields: 
         "    return {" + f"{key!r}: row['_name'], field: row[field]" + "}\n"
     ) if fields else "    return {k: v for k, v in row.items() if not k.startswith('_')}\n"
     return (
-        f"DATA = {table!r}\n\n"
         f"def {name}({key}{field_arg}):\n"
+        f"    DATA = {table!r}\n"
         f"    if not isinstance({key}, str) or not {key}.strip():\n"
         f"        return \"Error: '{key}' must be a non-empty string\"\n"
         f"    row = DATA.get({key}.strip().lower())\n"
@@ -77,26 +79,24 @@ PEOPLE = _table({
 
 _STR = {"type": "string"}
 
-CALCULATE_CODE = """import ast
-import operator
+CALCULATE_CODE = """def calculate(expression):
+    import ast
+    import operator
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.USub: operator.neg, ast.UAdd: operator.pos}
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.USub: operator.neg, ast.UAdd: operator.pos}
 
+    def _eval(node):
+        if isinstance(node, ast.Expression):
+            return _eval(node.body)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](_eval(node.left), _eval(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in ops:
+            return ops[type(node.op)](_eval(node.operand))
+        raise ValueError("only numbers, + - * / and parentheses are allowed")
 
-def _eval(node):
-    if isinstance(node, ast.Expression):
-        return _eval(node.body)
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_eval(node.left), _eval(node.right))
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_eval(node.operand))
-    raise ValueError("only numbers, + - * / and parentheses are allowed")
-
-
-def calculate(expression):
     if not isinstance(expression, str) or not expression.strip():
         return "Error: 'expression' must be a non-empty arithmetic expression, e.g. '12 * (3 + 4)'"
     if len(expression) > 200:

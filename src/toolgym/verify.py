@@ -6,6 +6,12 @@ An environment passes when, executed through an :class:`~toolgym.sandbox.Executo
 * ``solves``: the gold calls, in order, solve every expected item (the reward's own matching);
 * ``answer``: every part of the final answer appears in the gold outputs;
 * ``deterministic``: running the solution again gives the same outputs;
+* ``scoping``: every call verification makes (the solution, the perturbed calls, the probes) gives the
+  same output under the paper's executor as in the sandbox (the paper's ``call_function`` runs a source with ``exec`` inside a function, so a tool function does
+  not see its source's top-level names there; see ``toolgym.sandbox``). Each call runs with
+  ``scoping="compare"`` (both, in the same worker); a difference is run again to tell a non-deterministic
+  tool (``deterministic`` fails) from one that depends on its scoping (``scoping`` fails). Environments
+  recorded as ``metadata.scoping == "reference"`` (the paper's data) run under the reference scoping only.
 * ``perturbed``: each gold call with all its arguments replaced by wrong values of the same type
   does not return the answer that call solved, and calling a tool with no arguments solves nothing;
 * ``probes`` (reward-hacking probes, opt-in with ``probes=True``; the procedural builder always runs
@@ -17,11 +23,14 @@ An environment passes when, executed through an :class:`~toolgym.sandbox.Executo
 
 All calls of all environments in a batch go to the executor in one run (tools are stateless: each call
 gets a fresh namespace), so verification runs at sandbox speed. Environments without a solution
-(imported data) are reported as ``skip``.
+(imported data) are reported as ``skip``. Failed checks are named in ``VerifyResult.checks`` (the
+builders record the first as the rejection reason).
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -29,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .reward import UnsolvedSet, answer_matches
-from .sandbox import ExecRequest, ExecResult, Executor
+from .sandbox import ExecRequest, ExecResult, Executor, RequestScoping
 from .schema import Environment, ToolCall
 
 VerifyStatus = Literal["pass", "fail", "skip"]
@@ -95,6 +104,17 @@ class _Plan:
     empty: list[ToolCall]  # one no-argument probe per tool that takes arguments
     probes: list[tuple[str, ToolCall]] = field(default_factory=list)  # (kind, call), see probe_calls
     start: int = 0
+    scoping: str = "module"  # the environment's; "module" environments are compared with the reference
+
+    def calls(self) -> list[tuple[ToolCall, RequestScoping]]:
+        """Every call verification runs, in the order :func:`_judge` reads their results: the solution
+        twice (the second run, in the environment's own scoping, is the determinism check), then the
+        perturbed calls, the no-argument calls and the probes."""
+        checked = "compare" if self.scoping == "module" else self.scoping
+        own = self.scoping
+        return ([(c, checked) for c in self.gold] + [(c, own) for c in self.gold]
+                + [(c, checked) for _, c in self.perturbed] + [(c, checked) for c in self.empty]
+                + [(c, checked) for _, c in self.probes])
 
 
 def _replace_strings(value: Any, text: str) -> Any:
@@ -179,6 +199,7 @@ def _leaks(env: Environment, kind: str, call: ToolCall, output: str) -> str | No
 
 
 def _plan(env: Environment, probes: bool = True) -> _Plan:
+    """What verification runs for one environment."""
     gold = env.solution_calls
     perturbed = [(i, ToolCall(name=c.name, arguments=perturb(c.arguments)))
                  for i, c in enumerate(gold) if isinstance(c.arguments, dict) and c.arguments]
@@ -187,14 +208,37 @@ def _plan(env: Environment, probes: bool = True) -> _Plan:
         if isinstance(c.arguments, dict) and c.arguments and c.name not in seen:
             seen.append(c.name)
     return _Plan(env, gold, perturbed, [ToolCall(name=n, arguments={}) for n in seen],
-                 probe_calls(env) if probes else [])
+                 probe_calls(env) if probes else [], scoping=env.metadata.scoping)
+
+
+def _failed(r: ExecResult) -> bool:
+    """A call that did not return normally (a ``scoping`` result carries the module outcome's output)."""
+    return r.status not in ("ok", "scoping") or r.output.startswith(_ERROR_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recheck:
+    """A call whose outputs differed between the scopings, run again in each: ``(module, reference)``."""
+
+    call: ToolCall
+    first: ExecResult
+    again: tuple[ExecResult, ExecResult]
+
+    @property
+    def deterministic(self) -> bool:
+        return self.again[0].output == self.first.output
+
+    def describe(self) -> str:
+        return (f"{self.call.name}({self.call.arguments_json()}) returns {_short(self.first.output, 80)!r} in the "
+                f"sandbox but {_short(self.again[1].output, 80)!r} under the paper's call_function scoping")
 
 
 def _judge(plan: _Plan, first: list[ExecResult], second: list[ExecResult], perturbed: list[ExecResult],
-           empty: list[ExecResult], probes: list[ExecResult] | None = None) -> VerifyResult:
+           empty: list[ExecResult], probes: list[ExecResult] | None = None,
+           rechecks: Sequence[_Recheck] = ()) -> VerifyResult:
     env = plan.env
     checks: list[Check] = []
-    bad = [(i, c, r) for i, (c, r) in enumerate(zip(plan.gold, first)) if not r.ok or r.output.startswith(_ERROR_PREFIX)]
+    bad = [(i, c, r) for i, (c, r) in enumerate(zip(plan.gold, first)) if _failed(r)]
     checks.append(Check("calls", not bad, "" if not bad else
                         f"call {bad[0][0]} ({bad[0][1].name}) failed: {_short(bad[0][2].output)}"))
     unsolved = UnsolvedSet(env.expected)
@@ -206,8 +250,14 @@ def _judge(plan: _Plan, first: list[ExecResult], second: list[ExecResult], pertu
         ok = answer_matches(joined, env.answer)
         checks.append(Check("answer", ok, "" if ok else f"answer {env.answer!r} is not in the solution's outputs"))
     same = [i for i, (a, b) in enumerate(zip(first, second)) if a.output != b.output]
-    checks.append(Check("deterministic", not same, "" if not same else
-                        f"call {same[0]} ({plan.gold[same[0]].name}) gave different outputs on two runs"))
+    flaky = [r for r in rechecks if not r.deterministic]
+    checks.append(Check("deterministic", not same and not flaky,
+                        f"call {same[0]} ({plan.gold[same[0]].name}) gave different outputs on two runs" if same
+                        else f"{flaky[0].call.name}({flaky[0].call.arguments_json()}) gave different outputs on "
+                             "two runs" if flaky else ""))
+    if plan.scoping == "module":
+        scoped = [r for r in rechecks if r.deterministic]
+        checks.append(Check("scoping", not scoped, scoped[0].describe() if scoped else ""))
     leaks = []
     for (i, call), r in zip(plan.perturbed, perturbed):
         item = solved_by[i]
@@ -231,7 +281,7 @@ def _judge(plan: _Plan, first: list[ExecResult], second: list[ExecResult], pertu
 
 def verify_environments(envs: Sequence[Environment], executor: Executor, *, probes: bool = False) -> list[VerifyResult]:
     """Verify a batch of environments with one executor run (``probes=True`` adds the
-    reward-hacking probes)."""
+    reward-hacking probes), and a second, small one for calls whose scopings disagreed."""
     plans: list[_Plan] = []
     requests: list[ExecRequest] = []
     results: list[VerifyResult | None] = []
@@ -245,11 +295,11 @@ def verify_environments(envs: Sequence[Environment], executor: Executor, *, prob
             continue
         plan = _plan(env, probes)
         plan.start = len(requests)
-        calls = plan.gold + plan.gold + [c for _, c in plan.perturbed] + plan.empty + [c for _, c in plan.probes]
-        requests.extend(ExecRequest(c.name, c.arguments, env.code) for c in calls)
+        requests.extend(ExecRequest(c.name, c.arguments, env.code, scoping=scoping) for c, scoping in plan.calls())
         plans.append(plan)
         results.append(None)
     outputs = executor.run(requests) if requests else []
+    rechecks = _rechecks(plans, requests, outputs, executor)
     it = iter(plans)
     final: list[VerifyResult] = []
     for r in results:
@@ -260,8 +310,25 @@ def verify_environments(envs: Sequence[Environment], executor: Executor, *, prob
         n, p, e, h = len(plan.gold), len(plan.perturbed), len(plan.empty), len(plan.probes)
         chunk = outputs[plan.start:plan.start + 2 * n + p + e + h]
         final.append(_judge(plan, chunk[:n], chunk[n:2 * n], chunk[2 * n:2 * n + p], chunk[2 * n + p:2 * n + p + e],
-                            chunk[2 * n + p + e:]))
+                            chunk[2 * n + p + e:], rechecks.get(plan.start, [])))
     return final
+
+
+def _rechecks(plans: list[_Plan], requests: list[ExecRequest], outputs: list[ExecResult],
+              executor: Executor) -> dict[int, list[_Recheck]]:
+    """Each call whose scopings disagreed, run again under each (the rare second run), by plan start."""
+    starts = [p.start for p in plans]
+    mismatched = [i for i, r in enumerate(outputs) if r.status == "scoping"]
+    if not mismatched:
+        return {}
+    again = executor.run([dataclasses.replace(requests[i], scoping=s) for i in mismatched
+                          for s in ("module", "reference")])
+    out: dict[int, list[_Recheck]] = {}
+    for k, i in enumerate(mismatched):
+        start = starts[bisect.bisect_right(starts, i) - 1]
+        call = ToolCall(name=requests[i].name, arguments=requests[i].arguments)
+        out.setdefault(start, []).append(_Recheck(call, outputs[i], (again[2 * k], again[2 * k + 1])))
+    return out
 
 
 def verify_environment(env: Environment, executor: Executor, *, probes: bool = False) -> VerifyResult:

@@ -5,6 +5,11 @@ process) to compute the expected answers, so the answer a tool returns in the sa
 builder expects cannot drift apart. Sources depend only on the variant (and, for currency conversion,
 on the world's rates), so the sandbox compiles each once and reuses it across environments.
 
+A source is a factory holding the imports, tables and helpers, and the binding of the tool to what it
+returns (:func:`_factory`): the tool function reaches them through its closure, so it runs the same
+under the paper's executor (``exec`` inside a function, where the source's top-level names are not the
+tool function's globals) as in the sandbox.
+
 Comparison and ranking take ``items`` as a list of ``{"name", "value"}`` objects, and differences go
 through an ``expression``: with a mapping or two numbers, the verifier's perturbation (which shifts
 every number by the same amount) would leave the result unchanged and look like a leak.
@@ -12,6 +17,8 @@ every number by the same amount) would leave the result unchanged and look like 
 
 from __future__ import annotations
 
+import re
+import textwrap
 from functools import lru_cache
 from typing import Any
 
@@ -180,14 +187,21 @@ OP_VARIANT = {"diff": "calculate", "sum": "aggregate", "mean": "aggregate", "max
               "days_between": "days_between"}
 
 
+def _factory(name: str, body: str) -> str:
+    """``body`` (module-level text defining ``name``) inside a factory, and ``name`` bound to its result."""
+    body = re.sub(r"\n{3,}", "\n\n", body.strip("\n") + "\n")  # one blank line between nested definitions
+    return (f"def _{name}():\n" + textwrap.indent(body, "    ")
+            + f"\n    {name}.__qualname__ = {name!r}\n    return {name}\n\n\n{name} = _{name}()\n")
+
+
 def source(variant: str, rates: dict[str, float] | None = None) -> str:
     """The Python source of a compute tool."""
-    template = VARIANTS[variant][1]
+    name, template = VARIANTS[variant]
     if variant == "convert_units":
-        return template % {"units": {u: list(v) for u, v in UNITS.items()}}
-    if variant == "convert_currency":
-        return template % {"rates": dict(sorted((rates or {}).items())) | {"USD": 1.0}}
-    return template
+        template = template % {"units": {u: list(v) for u, v in UNITS.items()}}
+    elif variant == "convert_currency":
+        template = template % {"rates": dict(sorted((rates or {}).items())) | {"USD": 1.0}}
+    return _factory(name, template)
 
 
 @lru_cache(maxsize=16)
