@@ -7,11 +7,14 @@ An environment passes when, executed through an :class:`~toolgym.sandbox.Executo
 * ``answer``: every part of the final answer appears in the gold outputs;
 * ``deterministic``: running the solution again gives the same outputs;
 * ``scoping``: every call verification makes (the solution, the perturbed calls, the probes) gives the
-  same output under the paper's executor as in the sandbox (the paper's ``call_function`` runs a source with ``exec`` inside a function, so a tool function does
-  not see its source's top-level names there; see ``toolgym.sandbox``). Each call runs with
-  ``scoping="compare"`` (both, in the same worker); a difference is run again to tell a non-deterministic
-  tool (``deterministic`` fails) from one that depends on its scoping (``scoping`` fails). Environments
-  recorded as ``metadata.scoping == "reference"`` (the paper's data) run under the reference scoping only.
+  same output under the paper's executor as in the sandbox (the paper's ``call_function`` runs a source
+  with ``exec`` inside a function, so a tool function does not see its source's top-level names there;
+  see ``toolgym.sandbox``). Each call runs with ``scoping="compare"``: twice, as a module and under the
+  reference scoping, in the same worker. Those two runs are also the determinism check's two runs: a
+  difference is run again, in each scoping, to tell a non-deterministic tool (``deterministic`` fails)
+  from one that depends on its scoping (``scoping`` fails). Environments recorded as
+  ``metadata.scoping == "reference"`` (the paper's data) run under the reference scoping only, the
+  solution twice;
 * ``perturbed``: each gold call with all its arguments replaced by wrong values of the same type
   does not return the answer that call solved, and calling a tool with no arguments solves nothing;
 * ``probes`` (reward-hacking probes, opt-in with ``probes=True``; the procedural builder always runs
@@ -106,15 +109,31 @@ class _Plan:
     start: int = 0
     scoping: str = "module"  # the environment's; "module" environments are compared with the reference
 
+    @property
+    def reruns(self) -> int:
+        """How often the solution runs a second time for the determinism check: a ``compare`` run already
+        runs every call twice (the module and the reference run must agree), otherwise once more."""
+        return 0 if self.scoping == "module" else len(self.gold)
+
     def calls(self) -> list[tuple[ToolCall, RequestScoping]]:
         """Every call verification runs, in the order :func:`_judge` reads their results: the solution
-        twice (the second run, in the environment's own scoping, is the determinism check), then the
-        perturbed calls, the no-argument calls and the probes."""
-        checked = "compare" if self.scoping == "module" else self.scoping
-        own = self.scoping
-        return ([(c, checked) for c in self.gold] + [(c, own) for c in self.gold]
-                + [(c, checked) for _, c in self.perturbed] + [(c, checked) for c in self.empty]
-                + [(c, checked) for _, c in self.probes])
+        (and its rerun, see :attr:`reruns`), the perturbed calls, the no-argument calls and the probes."""
+        scoping: RequestScoping = "compare" if self.scoping == "module" else "reference"
+        rerun = self.gold if self.reruns else []
+        return [(c, scoping) for c in self.gold + rerun + [c for _, c in self.perturbed] + self.empty
+                + [c for _, c in self.probes]]
+
+    def split(self, results: list[ExecResult]) -> tuple[list[ExecResult], ...]:
+        """The results of :meth:`calls`: (solution, rerun, perturbed, no-argument, probes)."""
+        out, pos = [], 0
+        for size in (len(self.gold), self.reruns, len(self.perturbed), len(self.empty), len(self.probes)):
+            out.append(results[pos:pos + size])
+            pos += size
+        return tuple(out)
+
+    @property
+    def size(self) -> int:
+        return len(self.gold) + self.reruns + len(self.perturbed) + len(self.empty) + len(self.probes)
 
 
 def _replace_strings(value: Any, text: str) -> Any:
@@ -249,7 +268,7 @@ def _judge(plan: _Plan, first: list[ExecResult], second: list[ExecResult], pertu
         joined = "\n".join(r.output for r in first)
         ok = answer_matches(joined, env.answer)
         checks.append(Check("answer", ok, "" if ok else f"answer {env.answer!r} is not in the solution's outputs"))
-    same = [i for i, (a, b) in enumerate(zip(first, second)) if a.output != b.output]
+    same = [i for i, (a, b) in enumerate(zip(first, second)) if a.output != b.output]  # no rerun: empty
     flaky = [r for r in rechecks if not r.deterministic]
     checks.append(Check("deterministic", not same and not flaky,
                         f"call {same[0]} ({plan.gold[same[0]].name}) gave different outputs on two runs" if same
@@ -307,10 +326,8 @@ def verify_environments(envs: Sequence[Environment], executor: Executor, *, prob
             final.append(r)
             continue
         plan = next(it)
-        n, p, e, h = len(plan.gold), len(plan.perturbed), len(plan.empty), len(plan.probes)
-        chunk = outputs[plan.start:plan.start + 2 * n + p + e + h]
-        final.append(_judge(plan, chunk[:n], chunk[n:2 * n], chunk[2 * n:2 * n + p], chunk[2 * n + p:2 * n + p + e],
-                            chunk[2 * n + p + e:], rechecks.get(plan.start, [])))
+        final.append(_judge(plan, *plan.split(outputs[plan.start:plan.start + plan.size]),
+                            rechecks=rechecks.get(plan.start, [])))
     return final
 
 

@@ -71,8 +71,8 @@ def test_real_world_builds_verified_environments(pool):
 
 
 def test_probes_catch_a_tool_that_answers_wildcards(pool):
-    leaky = ("D = {'orlay': 904311, 'brunmark': 300028}\n"
-             "def get_pop(city):\n"
+    leaky = ("def get_pop(city):\n"
+             "    D = {'orlay': 904311, 'brunmark': 300028}\n"
              "    if city in ('*', 'all'):\n"
              "        return D\n"
              "    return D.get(city.lower(), 'Error: unknown city')\n")

@@ -1,20 +1,20 @@
 """Python source of lookup tools: the knowledge (rows of the world) plus argument checking.
 
 A lookup tool is a small engine around its own data: ``D`` (the rows), ``F`` (the fields) and ``S``
-(the tool's name, parameters, defaults, nouns, units). The source has two statements: the engine, a
-factory ``_engine(D, F, S)`` that holds the helpers and the tool function as closures, and the binding
-``tool_name = _engine(D='...', F='...', S='...')`` with the data as JSON text.
+(the tool's name, parameters, defaults, nouns, units). The source is the data, the engine -- a factory
+``_engine(D, F, S)`` that holds the helpers and the tool function as closures -- and the binding
+``tool_name = _engine(D, F, S)``.
 
 Why that shape:
 
 * self-contained under the paper's executor, which runs the source with ``exec`` inside a function and
-  then ``eval(name)``: the source's top-level names are not visible to the tool function there, so the
-  function reaches its data, helpers and imports only through the factory's closure;
+  then ``eval(name)``: the source's top-level names are visible to its top-level statements there, but
+  not to the tool function, which therefore reaches its data and helpers only through the factory's
+  closure;
 * the engine holds no per-tool text, so tools with the same features share it word for word: the
   sandbox, which compiles each top-level statement once per worker, compiles each engine variant once
-  for a whole build;
-* the data, new for every environment, is three string literals, which compile several times faster
-  than the same data written as Python literals (``json.loads`` costs a few microseconds per call).
+  for a whole build; ``F``, ``S`` and the binding recur with the tool, and only ``D`` is new for each
+  environment.
 
 Every wrong argument gets an error that says what is expected, so a model can correct its call; no
 error lists the rows, so a wildcard or a listing request cannot dump the knowledge.
@@ -22,8 +22,8 @@ error lists the rows, so a wildcard or a listing request cannot dump the knowled
 
 from __future__ import annotations
 
-import json
 import textwrap
+from functools import lru_cache
 from typing import Any
 
 from ._records import ToolSpec
@@ -162,24 +162,28 @@ def _settings(spec: ToolSpec, f: dict[str, Any]) -> dict[str, Any]:
     return s
 
 
+_FEATURES = ("multi", "nested", "date", "unit", "as_of", "format", "verbose", "note")  # what shapes the engine
+
+
 def _engine(f: dict[str, Any], field_param: str | None) -> str:
     """The factory statement of a lookup tool: the same text for every tool with the same features."""
+    return _engine_text(tuple((k, f[k] if k == "date" else bool(f[k])) for k in _FEATURES if f.get(k)), field_param)
+
+
+@lru_cache(maxsize=512)
+def _engine_text(features: tuple, field_param: str | None) -> str:
+    f = dict(features)
     helpers = [_K] + ([_CONV] if f.get("unit") else []) + ([_DAY[f["date"]]] if f.get("date") else [])
     lookup = "def _lookup(**kw):\n" + "\n".join(_checks(f, field_param) + _body(f)) + "\n"
-    body = "\n".join(["import json\n\nD, F, S = json.loads(D), json.loads(F), json.loads(S)\n", *helpers, lookup])
-    return ("def _engine(D, F, S):\n" + textwrap.indent(body, "    ")
+    return ("def _engine(D, F, S):\n" + textwrap.indent("\n".join([*helpers, lookup]), "    ")
             + '\n    _lookup.__name__ = _lookup.__qualname__ = S["name"]\n    return _lookup\n')
-
-
-def _json(value: Any) -> str:
-    return repr(json.dumps(value, ensure_ascii=False))
 
 
 def lookup_source(spec: ToolSpec, data: Any, fields: Any, f: dict[str, Any]) -> str:
     """Source of a lookup tool. ``data`` maps normalised key -> [name, {attr: value}, {attr: unit},
     {attr: currency code}]; per entity type when the tool serves several (``f['multi']``)."""
-    return (_engine(f, spec.field_param) + f"\n\n{spec.name} = _engine(\n    D={_json(data)},\n    F={_json(fields)},\n"
-            f"    S={_json(_settings(spec, f))},\n)\n")
+    return (f"D = {data!r}\nF = {fields!r}\nS = {_settings(spec, f)!r}\n\n\n" + _engine(f, spec.field_param)
+            + f"\n\n{spec.name} = _engine(D, F, S)\n")
 
 
 def date_hint(fmt: str) -> str:

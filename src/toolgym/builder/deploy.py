@@ -38,13 +38,15 @@ def involved(plan: Plan) -> set[str]:
 
 
 def _row(world: World, etype: str, ent, fields: list[str], values_from=None) -> list[Any]:
-    t = world.types[etype]
+    attrs = world.types[etype].by_name
     src = values_from or ent
     values = {f: src.values[f] for f in fields if f in src.values}
-    units = {f: t.attr(f).unit for f in values if t.attr(f).unit}
-    money = {}
+    units, money = {}, {}
     for f in values:
-        if t.attr(f).kind == "money":
+        a = attrs[f]
+        if a.unit:
+            units[f] = a.unit
+        elif a.kind == "money":
             money[f] = world.get("currency", src.values["currency"]).values["code"]
     return [ent.owner or ent.name, values, units, money]
 

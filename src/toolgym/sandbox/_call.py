@@ -82,7 +82,7 @@ def _compile_pieces(source: str):
     Built environments repeat the same function definitions around different data, so most statements
     are found in the cache and only the data is compiled. If a piece does not compile on its own the cut
     was wrong (an unclosed bracket or string always fails), and the caller compiles the whole source."""
-    if "__future__" in source or _GLOBAL.search(source):
+    if "__future__" in source or ("global" in source and _GLOBAL.search(source)):
         # both change how other statements compile (a ``global`` in any function turns the top-level
         # stores of that name into global stores): only the whole source compiles them right
         return None
@@ -214,7 +214,22 @@ def _invoke_reference(code, name: str, arguments: object) -> str:
     # source bound to their names, and ``predict`` (not assigned yet) is removed.
     frame.update(name=name, arguments=arguments, code=source, kwargs=kwargs)
     frame.pop("predict", None)
-    return format_output(eval(name, globals_, frame)(**arguments, **kwargs))
+    return format_output(eval(_name_code(name), globals_, frame)(**arguments, **kwargs))
+
+
+_NAMES: dict[str, object] = {}  # tool name -> its compiled eval expression
+
+
+def _name_code(name: str):
+    """``name`` compiled as ``eval`` compiles it (compiling costs more than the rest of a call); a name
+    that does not compile raises here, where the reference's ``eval`` raises."""
+    code = _NAMES.get(name)
+    if code is None:
+        code = compile(name, "<string>", "eval")
+        if len(_NAMES) > 65536:
+            _NAMES.clear()
+        _NAMES[name] = code
+    return code
 
 
 class ScopingMismatch(Exception):

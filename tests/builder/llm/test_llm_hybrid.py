@@ -126,13 +126,14 @@ def test_a_rewrite_applied_without_its_checks_is_caught_by_the_sandbox(env, pool
     data = rewrite(rewrite_input(env))
     for t in data["tools"]:
         if t["name"] == lookup:
-            t["new_name"] = "_k"  # the lookup engine's own helper: the code would call the tool instead
-    with pytest.raises(Invalid, match="already used"):
+            t["new_name"] = "code"  # a local of the paper's call_function: eval("code") is the source text there
+    with pytest.raises(Invalid, match="local name of the paper's executor"):
         check_rewrite(env, data)
-    forced = Rewrite(env.question, {lookup: "_k"}, {})
+    forced = Rewrite(env.question, {lookup: "code"}, {})
     broken = apply_rewrite(env, forced, env.metadata.model_dump())
     result = verify_environments([broken], pool, probes=True)[0]
-    assert result.status == "fail" and not next(c for c in result.checks if c.name == "calls").ok
+    assert result.status == "fail" and [c.name for c in result.checks if not c.ok] == ["scoping"]
+    assert "'str' object is not callable" in result.reason
     fine = apply_rewrite(env, check_rewrite(env, rewrite(rewrite_input(env))), env.metadata.model_dump())
     assert verify_environments([fine], pool, probes=True)[0].status == "pass"
 

@@ -2,12 +2,15 @@
 
 The reply (tool name -> Python source) is assembled with the plan and the toolset into an
 :class:`~toolgym.schema.Environment`: expected answers per tool (the sub-questions' answers, in call
-order), the gold solution in turns (by dependency depth), the final answer. Acceptance is the
-procedural builder's: the record must validate (every tool has code that compiles and defines it),
-then the gold calls are run once with a short timeout (code that raises or loops fails here, cheaply),
-then :func:`toolgym.verify.verify_environments` with the reward-hacking probes decides. Every failure
-is fed back to the model as the stage's error; the last one is recorded as a ``verification``
-rejection named after the failed check (``calls``, ``solves``, ``answer``, ``perturbed``, ``probes``...).
+order), the gold solution in turns (by dependency depth), the final answer. A source whose functions read
+its top-level names (which the paper's executor does not let them see) is repaired first
+(:mod:`.portable`; the repaired tools are listed in ``metadata.extra["scoping_repaired"]``). Acceptance is
+the procedural builder's: the record must validate (every tool has code that compiles and defines it),
+then the gold calls are run once with a short timeout, under both scopings (code that raises, loops or
+depends on its scoping fails here, cheaply), then :func:`toolgym.verify.verify_environments` with the
+reward-hacking probes decides. Every failure is fed back to the model as the stage's error; the last one
+is recorded as a ``verification`` rejection named after the failed check (``calls``, ``solves``,
+``answer``, ``scoping``, ``perturbed``, ``probes``...).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ...errors import InvalidRecord, SandboxUnavailable
 from ...sandbox import ExecRequest, ExecResult, Executor
 from ...schema import Environment, parse_environment, wrap_tool
 from ...verify import VerifyResult, verify_environments
+from . import portable
 from .stages import Plan, Toolset
 from .structured import Asker, Invalid
 
@@ -111,11 +115,22 @@ def check_sources(toolset: Toolset, code: dict[str, str]) -> None:
         raise Invalid("code", f"give the code of exactly the tools {names}; missing {missing}, not tools {extra}")
 
 
+def make_portable(code: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The sources with those that need the repair of :mod:`.portable` repaired, and the repaired tools."""
+    fixed = {name: portable.repair(source, name) if isinstance(source, str) else None for name, source in code.items()}
+    return {n: fixed[n] or s for n, s in code.items()}, [n for n in code if fixed[n] is not None]
+
+
 async def run_gold(env: Environment, sandbox: SandboxGate, timeout_s: float) -> None:
     """Each gold call once, in order, with a short timeout, stopping at the first that fails: a tool that
-    raises, loops or refuses its gold call costs one call here, not the full verification's hundred."""
+    raises, loops, refuses its gold call or answers differently under the paper's scoping costs one call
+    here, not the full verification's hundred."""
     for c in env.solution_calls:
-        r = (await sandbox.run([ExecRequest(c.name, c.arguments, env.code, timeout_s)]))[0]
+        r = (await sandbox.run([ExecRequest(c.name, c.arguments, env.code, timeout_s, scoping="compare")]))[0]
+        if r.status == "scoping":
+            raise Invalid("scoping", f"the gold call {c.name}({c.arguments_json()}) returns {r.output[:200]!r} as a "
+                                     f"module but not under the paper's executor. {portable.RULE}",
+                          stage="verification")
         if not r.ok or r.output.startswith((_RAISED, "Error")):
             raise Invalid("calls", f"the gold call {c.name}({c.arguments_json()}) failed ({r.status}): "
                                    f"{r.output[:300]}", stage="verification")
@@ -127,7 +142,9 @@ async def verify(env: Environment, sandbox: SandboxGate, timeout_s: float) -> En
     result = await sandbox.verify(env)
     if result.status != "pass":
         failed = next(c for c in result.checks if not c.ok)
-        raise Invalid(failed.name, f"verification failed ({failed.name}): {failed.detail[:400]}", stage="verification")
+        hint = f" {portable.RULE}" if failed.name == "scoping" else ""
+        raise Invalid(failed.name, f"verification failed ({failed.name}): {failed.detail[:400]}{hint}",
+                      stage="verification")
     return env
 
 
@@ -145,6 +162,9 @@ async def deploy(asker: Asker, common: dict[str, Any], plan: Plan, toolset: Tool
     async def check(data: dict[str, Any]) -> Environment:
         code = data["code"]
         check_sources(toolset, code)
-        return await verify(assemble(plan, toolset, code, metadata), sandbox, timeout_s)
+        code, repaired = make_portable(code)
+        meta = {**metadata, "extra": {**metadata.get("extra", {}), "scoping_repaired": repaired}} if repaired \
+            else metadata
+        return await verify(assemble(plan, toolset, code, meta), sandbox, timeout_s)
 
     return await asker.ask("deploy", {**common, "input": deploy_input(plan, toolset)}, check)

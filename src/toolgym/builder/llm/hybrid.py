@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...reward import answer_matches
+from ...sandbox import REFERENCE_LOCALS
 from ...schema import Environment, tool_function, wrap_tool
 from ..world import MONTHS, UNIT_WORDS
 from .rename import RenameError, code_identifiers, error_literals, name_problem, rename_words, rewrite_source
@@ -91,7 +92,7 @@ def rewrite_input(env: Environment) -> dict[str, Any]:
         tools.append({"name": fn["name"], "description": fn.get("description", ""),
                       "parameters": {p: s.get("description", "") for p, s in props.items()}})
     names = set(env.code)
-    reserved = sorted(set().union(*map(code_identifiers, env.code.values())) - names)
+    reserved = sorted((set().union(*map(code_identifiers, env.code.values())) | set(REFERENCE_LOCALS)) - names)
     return {"question": env.question, "tools": tools, "error_messages": offered_messages(env),
             "keep": keep_list(env), "forbidden": forbidden_list(env),
             "reserved": [r for r in reserved if r.isidentifier()]}

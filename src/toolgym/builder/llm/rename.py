@@ -24,6 +24,8 @@ import re
 import tokenize
 from functools import lru_cache
 
+from ...sandbox import REFERENCE_LOCALS
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _BUILTINS = frozenset(dir(builtins))
 
@@ -85,6 +87,8 @@ def name_problem(renames: dict[str, str], sources: list[str], keep: set[str]) ->
             return f"{new!r} (for {old}) is not a valid Python identifier of at most 64 characters"
         if new in _BUILTINS:
             return f"{new!r} (for {old}) is a Python built-in; the code may use it"
+        if new in REFERENCE_LOCALS:
+            return f"{new!r} (for {old}) is a local name of the paper's executor, which could not call the tool"
         if new in taken:
             return f"{new!r} (for {old}) is already used in the tools' code or by another tool"
         if new in seen:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...reward import answer_matches
+from ...sandbox import REFERENCE_LOCALS
 from ...schema import ToolCall, validate_tool_schema, wrap_tool
 from ..config import EnvSpec
 from .structured import Asker, Invalid, schema_errors
@@ -143,6 +144,9 @@ def check_tools(items: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
             raise Invalid("tools", f"tool {fn['name']!r}: {problems[0].message}")
         if keyword.iskeyword(fn["name"]) or fn["name"] in names:
             raise Invalid("tools", f"tool name {fn['name']!r} is used twice or is a Python keyword")
+        if fn["name"] in REFERENCE_LOCALS:
+            raise Invalid("tools", f"tool name {fn['name']!r} is taken by the paper's executor (it cannot call a "
+                                   f"tool named {', '.join(REFERENCE_LOCALS)}); choose another")
         names.add(fn["name"])
         tools.append(fn)
     return tuple(tools)

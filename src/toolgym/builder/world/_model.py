@@ -30,14 +30,13 @@ class Attr:
     hi: float = 0
     digits: int = 0
     choices: tuple[str, ...] = ()
+    # derived from ``kind`` once (the stages read them for every row of every tool)
+    ref: str | None = field(init=False, repr=False, compare=False)
+    unit: str | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def ref(self) -> str | None:
-        return self.kind[4:] if self.kind.startswith("ref:") else None
-
-    @property
-    def unit(self) -> str | None:
-        return self.kind[4:] if self.kind.startswith("qty:") else None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", self.kind[4:] if self.kind.startswith("ref:") else None)
+        object.__setattr__(self, "unit", self.kind[4:] if self.kind.startswith("qty:") else None)
 
     @property
     def numeric(self) -> bool:
@@ -56,16 +55,20 @@ class EntityType:
     attrs: tuple[Attr, ...]
     owner: str | None = None  # for dated records
     source: str = "registry"  # what a tool's description says the data comes from
+    by_name: dict[str, Attr] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {a.name: a for a in self.attrs})
 
     @property
     def dated(self) -> bool:
         return self.owner is not None
 
     def attr(self, name: str) -> Attr:
-        for a in self.attrs:
-            if a.name == name:
-                return a
-        raise KeyError(f"{self.name} has no attribute {name!r}")
+        a = self.by_name.get(name)
+        if a is None:
+            raise KeyError(f"{self.name} has no attribute {name!r}")
+        return a
 
 
 @dataclass(slots=True)
