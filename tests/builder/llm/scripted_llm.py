@@ -146,6 +146,17 @@ def no_def(inp):  # code that does not define the tool it is for
     return json.dumps({"code": {t["name"]: "def something_else():\n    return 1\n" for t in inp["tools"]}})
 
 
+def utils_json(inp):
+    """Code that works only where the paper's utils module is the tool's globals: ``json`` without an import.
+    The sandbox and the paper's executor disagree on it, and no wrapping can repair it."""
+    code = {}
+    for t in inp["tools"]:
+        rows = {c["arguments"]["city"].lower(): c["expected"] for c in inp["calls"] if c["tool"] == t["name"]}
+        code[t["name"]] = (f"def {t['name']}(city=None, **extra):\n    rows = {rows!r}\n"
+                           "    return json.dumps({'city': city, 'twin': rows.get(str(city).lower(), 'unknown')})\n")
+    return json.dumps({"code": code})
+
+
 def leaky(inp):  # answers whatever it is asked: the perturbed-arguments check catches it
     answers = {t["name"]: [c["expected"] for c in inp["calls"] if c["tool"] == t["name"]] for t in inp["tools"]}
     return json.dumps({"code": {n: f"def {n}(city=None, **extra):\n    return {{'twins': {a!r}}}\n"

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from scripted_llm import LOOPS, RAISES, WRONG, create_llm_app, leaky, no_def
+from ftrl_fidelity import fidelity
+from scripted_llm import LOOPS, RAISES, WRONG, create_llm_app, leaky, no_def, utils_json
 
 from toolgym.builder import BuildConfig
 from toolgym.builder.llm import BUILD_ENDPOINT, LLMBuildConfig, build_llm
@@ -45,6 +46,8 @@ SEEDS = {
     "structure": ("decomposition", "structure"),
     "leaky": ("verification", "perturbed"),
     "no-def": ("deployment", "code"),
+    "utils-json": ("verification", "scoping"),
+    "scoping-once": None,  # first code that depends on the scoping, then (told the rule) code that does not
     "good-2": None,
     "good-3": None,
     "good-4": None,
@@ -59,8 +62,10 @@ SCRIPT = {
     "structure": {"decompose": [BROKEN_IDS]},
     "leaky": {"deploy": [leaky]},
     "no-def": {"deploy": [no_def]},
+    "utils-json": {"deploy": [utils_json]},
+    "scoping-once": {"deploy": [utils_json, None]},
 }
-N = 5
+N = 6
 
 
 def config(url, **kw):
@@ -114,6 +119,29 @@ def test_written_environments_verify_and_say_where_they_come_from(built, pool):
     assert [e.metadata.split for e in envs].count("test") == len({e.scenario for e in envs})
 
 
+def test_written_environments_run_under_the_papers_executor(built, pool):
+    """Call for call, the oracle of the paper's call_function gives what the sandbox gives, and the paper's
+    reward solves every expected item on each gold path. The scripted model keeps its tables at the top
+    level, as models do: the builder wrapped that code, and says so."""
+    out, _, _ = built
+    envs = list(read_environments(out))
+    report = fidelity(envs, pool)
+    assert report.ok and report.calls >= 6 * len(envs), (report.summary(), report.differ[:2], report.unsolved[:2])
+    for e in envs:
+        assert sorted(e.metadata.extra["scoping_repaired"]) == sorted(e.code)
+        assert all(src.startswith("def _tool_scope():\n") for src in e.code.values())
+
+
+def test_code_that_depends_on_the_scoping_is_rejected_with_the_rule(built):
+    out, _, app = built
+    retry = [x for x in app.state.log if x["seed"] == "scoping-once" and x["stage"] == "deploy" and x["attempt"] == 1]
+    assert retry and "under the paper's executor" in retry[0]["last"]
+    assert "exec(source) inside a function" in retry[0]["last"]
+    seeds = list(SEEDS)
+    detail = next(r["detail"] for r in _rejects(out) if seeds[r["index"] % len(seeds)] == "utils-json")
+    assert "name 'json' is not defined" in detail and "paper's executor" in detail
+
+
 def test_an_invalid_reply_is_retried_with_the_validation_error(built):
     _, _, app = built
     retry = [x for x in app.state.log if x["seed"] == "schema-once" and x["stage"] == "document" and x["attempt"] == 1]
@@ -131,7 +159,7 @@ def test_manifest_counts_rejections_and_tokens_per_stage(built):
     rejects = _rejects(out)
     assert stats["rejected"] == len(rejects)
     assert stats["rejections"]["by_stage"] == {"decomposition": 2, "integration": 1, "deployment": 1,
-                                               "verification": 4}
+                                               "verification": 5}
     usage = m["llm"]["usage"]
     assert set(usage) == {"decomposition", "documentation", "integration", "scaling", "deployment"}
     assert all(u["requests"] > 0 and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0 for u in usage.values())

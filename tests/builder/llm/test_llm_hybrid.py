@@ -11,6 +11,7 @@ import re
 import zlib
 
 import pytest
+from ftrl_fidelity import fidelity
 from scripted_llm import create_llm_app, rewrite
 
 from toolgym.builder import BuildConfig, build_candidate, make_world
@@ -100,6 +101,15 @@ def test_rewritten_environments_verify_and_are_consistent(built, pool):
         assert "Error (rewritten)" in "".join(env.code.values())
         assert env.metadata.builder == "hybrid" and env.metadata.model == "scripted"
         assert env.metadata.complexity == original.metadata.complexity
+
+
+def test_rewritten_environments_run_under_the_papers_executor(built, pool):
+    """Renamed tools and reworded messages still give, call for call, what the paper's call_function gives,
+    and the paper's reward solves every expected item on each gold path."""
+    out, _, _ = built
+    envs = list(read_environments(out))
+    report = fidelity(envs, pool)
+    assert report.ok and report.calls > 15 * N, (report.summary(), report.differ[:2], report.unsolved[:2])
 
 
 def test_manifest_counts_the_rewrite_stage(built):

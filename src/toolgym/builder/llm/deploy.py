@@ -128,8 +128,9 @@ async def run_gold(env: Environment, sandbox: SandboxGate, timeout_s: float) -> 
     for c in env.solution_calls:
         r = (await sandbox.run([ExecRequest(c.name, c.arguments, env.code, timeout_s, scoping="compare")]))[0]
         if r.status == "scoping":
-            raise Invalid("scoping", f"the gold call {c.name}({c.arguments_json()}) returns {r.output[:200]!r} as a "
-                                     f"module but not under the paper's executor. {portable.RULE}",
+            ref = (await sandbox.run([ExecRequest(c.name, c.arguments, env.code, timeout_s, scoping="reference")]))[0]
+            raise Invalid("scoping", f"the gold call {c.name}({c.arguments_json()}) returns {r.output[:200]!r} in the "
+                                     f"sandbox but {ref.output[:200]!r} under the paper's executor. {portable.RULE}",
                           stage="verification")
         if not r.ok or r.output.startswith((_RAISED, "Error")):
             raise Invalid("calls", f"the gold call {c.name}({c.arguments_json()}) failed ({r.status}): "

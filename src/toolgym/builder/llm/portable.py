@@ -6,8 +6,8 @@ function's locals, and a tool function, whose globals are the paper's ``utils`` 
 them. Models write module-level tables by habit, so before verification the LLM builder repairs such a
 source mechanically: the whole source becomes the body of a factory function, which returns the tool,
 and the tool is bound to what it returns. The tool function then reaches the old top-level names
-through its closure, under either scoping, and nothing else about the code changes (its functions keep
-their names in error messages). Verification still runs every call under both scopings and rejects any
+through its closure, under either scoping, and nothing else about the code changes (the functions and
+classes it defined at its top level keep their names in error messages). Verification still runs every call under both scopings and rejects any
 difference; a source that cannot be wrapped safely (``global`` statements, ``from __future__``, a star
 import, tab indentation) is left as it is, for verification to judge and the model to fix.
 """
@@ -85,12 +85,20 @@ def repair(source: str, tool: str) -> str | None:
         return None
     taken = code_identifiers(source) | {tool}
     factory = "_tool_scope"
-    while factory in taken:
+    while {factory, factory + "_item", factory + "_part"} & taken:
         factory += "_"
     body = [line if (i in keep or not line.strip()) else "    " + line
             for i, line in enumerate(source.splitlines(), start=1)]
     defined = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    names = [f"    {n}.__qualname__ = {n!r}" for n in dict.fromkeys(defined)]  # the names errors are shown with
+    # Error messages show a function's qualified name: give what the source defined at its top level the
+    # name it had there (without the factory's "<locals>" prefix).
+    item, part = factory + "_item", factory + "_part"
+    names = [f"    for {item} in ({', '.join(dict.fromkeys(defined))},):",
+             f"        for {part} in ({item}, *(vars({item}).values() if isinstance({item}, type) else ())):",
+             "            try:",
+             f"                {part}.__qualname__ = {part}.__qualname__.removeprefix({factory + '.<locals>.'!r})",
+             "            except (AttributeError, TypeError):",
+             "                pass"] if defined else []
     fixed = "\n".join([f"def {factory}():", *body, *names, f"    return {tool}", "", "", f"{tool} = {factory}()", ""])
     try:
         ast.parse(fixed)
