@@ -28,6 +28,10 @@ def import_cmd(
     format: FormatIn = "ftrl",
     rejects: Annotated[Path | None, typer.Option(help="Where rejected rows go (default OUT.rejects.jsonl).")] = None,
     strict: Annotated[bool, typer.Option(help="Exit non-zero if any row is rejected.")] = False,
+    scoping: Annotated[str | None, typer.Option(
+        help="How the imported tools are run: 'reference' (exactly the paper's call_function: exec inside a "
+             "function; the default for --format ftrl) or 'module' (toolgym's sandbox; the default otherwise).")
+    ] = None,
 ) -> None:
     """Convert external data (the paper's layout, verl parquet) into toolgym environment records.
 
@@ -37,8 +41,10 @@ def import_cmd(
     if format not in IMPORT_FORMATS:
         fail(f"unknown format {format!r}; use --format with one of {', '.join(IMPORT_FORMATS)}")
     distinct({"IN": src}, {"OUT": dst, "--rejects": rejects})
+    if scoping not in (None, "module", "reference"):
+        fail(f"unknown scoping {scoping!r}; use --scoping reference or --scoping module")
     with loading(src, f"importing {src.name}") as bar:
-        report = import_file(format, src, dst, rejects_path=rejects, progress=bar)
+        report = import_file(format, src, dst, rejects_path=rejects, progress=bar, scoping=scoping)
     console.print(f"imported [bold]{report.written}[/] of {report.read} record(s) into [bold]{report.out}[/]")
     if report.scenarios:
         console.print(counter_table("by scenario", report.scenarios, "scenario"))

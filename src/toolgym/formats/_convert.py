@@ -24,7 +24,7 @@ from ..io import (
     write_manifest,
     write_parquet,
 )
-from ..schema import Environment
+from ..schema import Environment, Scoping
 from .ftrl import env_to_ftrl, ftrl_to_env_data
 from .verl import env_to_verl, verl_to_env_data
 
@@ -79,8 +79,9 @@ def _counted(envs, report: ConversionReport):
 
 def import_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
                 rejects_path: str | os.PathLike | None = None, compile_code: bool = True,
-                progress: Progress | None = None) -> ConversionReport:
-    """Convert ``src`` (layout ``fmt``) into our records at ``dst`` (.jsonl, .parquet or a folder for HF)."""
+                progress: Progress | None = None, scoping: Scoping | None = None) -> ConversionReport:
+    """Convert ``src`` (layout ``fmt``) into our records at ``dst`` (.jsonl, .parquet or a folder for HF).
+    ``scoping`` overrides how the imported tools are run (default: the layout's; ``reference`` for ftrl)."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     rej_path = Path(rejects_path) if rejects_path else default_rejects_path(dst)
@@ -89,6 +90,8 @@ def import_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
     report = ConversionReport(out=str(dst))
     with Rejects(rej_path) as rejects, gc_paused():
         envs = _counted(read_any(fmt, src, rejects, compile_code, progress), report)
+        if scoping is not None:
+            envs = (e.model_copy(update={"metadata": e.metadata.model_copy(update={"scoping": scoping})}) for e in envs)
         out_fmt = detect_format(dst) if dst.suffix or dst.exists() else "jsonl"
         if out_fmt == "jsonl":
             _write_streaming_jsonl(dst, envs, report)
@@ -103,6 +106,8 @@ def import_file(fmt: str, src: str | os.PathLike, dst: str | os.PathLike, *,
     config = {"command": "import", "format": fmt, "source": str(src)}
     if not compile_code:  # the code was not checked: readers must not trust this file (see io.is_trusted)
         config["compile_code"] = False
+    if scoping is not None:
+        config["scoping"] = scoping
     report.manifest = str(write_manifest(
         dst, kind="environments", config=config,
         counts={"read": report.read, "written": report.written, "rejected": report.rejected,

@@ -4,6 +4,10 @@ A row has ``messages`` (a list), ``tools``, ``codes`` and ``unsolved_set`` (JSON
 ``solve_rate``, ``data_source`` and ``split``. Export adds ``scenario`` and ``solution`` (a JSON string),
 which the reference scripts ignore.
 
+Imported environments are recorded with ``metadata.scoping = "reference"``: the paper's code runs their
+tools with ``exec`` inside its ``call_function``, and so do toolgym's executors for them (verification,
+rollouts, scoring). ``toolgym import --scoping module`` opts out.
+
 Round trip ftrl -> toolgym -> ftrl reproduces every field exactly: whatever our record does not hold
 natively (multi-turn ``messages``, a non-zero ``solve_rate``, JSON strings formatted differently from
 ``json.dumps(..., ensure_ascii=False)``, unknown columns, absent columns) is kept in
@@ -97,6 +101,7 @@ def ftrl_to_env_data(row: dict[str, Any]) -> tuple[dict[str, Any], list[RecordEr
         metadata={
             "data_source": row.get("data_source"),
             "split": row.get("split"),
+            "scoping": "reference",  # how the paper's code runs these tools
             "extra": {"ftrl": keep} if keep else {},
         },
     )

@@ -118,7 +118,8 @@ class ToolEnv:
         return parsed, raw, reasoning
 
     def _requests(self, parsed: ParsedResponse) -> list[ExecRequest]:
-        return [ExecRequest(c.name, c.arguments, self.env.code) for c in parsed.tool_calls]
+        scoping = self.env.metadata.scoping  # the paper's data runs under the paper's scoping
+        return [ExecRequest(c.name, c.arguments, self.env.code, scoping=scoping) for c in parsed.tool_calls]
 
     def _apply(self, parsed: ParsedResponse, raw: str, reasoning: str, results: list[ExecResult]):
         turn = len(self.steps)

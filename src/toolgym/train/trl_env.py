@@ -92,7 +92,7 @@ def environment_class(env: Environment, executor: Executor | None = None) -> typ
 
     def _run_tool(self, name: str, arguments: dict[str, Any]) -> str:
         arguments = {k: v for k, v in arguments.items() if v is not None}  # parameters the model left out
-        output = self._executor.run([ExecRequest(name, arguments, env.code)])[0].output
+        output = self._executor.run([ExecRequest(name, arguments, env.code, scoping=env.metadata.scoping)])[0].output
         self._episode.call(name, output)
         return output
 
