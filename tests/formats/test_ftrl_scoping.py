@@ -53,7 +53,7 @@ def test_imported_reference_data_runs_and_scores_as_in_the_papers_code(imported,
         output, reward = _paper(code)
         episode = ToolEnv(env, pool)
         episode.reset()
-        obs, step_reward, *_ = episode.step(REPLY)
+        _, step_reward, *_ = episode.step(REPLY)
         assert episode.steps[-1].results[0].output == output
         assert step_reward == reward
         scored = score_batch([RewardInput(REPLY, env.code, env.expected, scoping=env.metadata.scoping)],

@@ -5,8 +5,8 @@ executors; the compare scoping flags exactly the calls whose outputs differ betw
 import json
 
 import pytest
-
 from ftrl_reference import get_feedback
+
 from toolgym.sandbox import ExecRequest, UnsafeInProcessExecutor
 
 # (tool name, source, arguments): odd sources, each deciding a point of the reference's scoping.
@@ -62,8 +62,8 @@ CASES = [
     ("f", "def deco(fn):\n    return fn\n@deco\ndef f(k):\n    return k", {"k": "x"}),
     ("f", "def deco(fn):\n    def w(**kw):\n        return fn(**kw)\n    return w\n@deco\ndef f(k):\n    return k",
      {"k": "x"}),
-    ("f", "import functools\ndef deco(fn):\n    @functools.wraps(fn)\n    def w(*a, **kw):\n        return fn(*a, **kw)"
-          "\n    return w\n@deco\ndef f(k):\n    return k", {"k": "x"}),
+    ("f", ("import functools\ndef deco(fn):\n    @functools.wraps(fn)\n    def w(*a, **kw):\n"
+           "        return fn(*a, **kw)\n    return w\n@deco\ndef f(k):\n    return k"), {"k": "x"}),
     ("f", "S = {'x': 1}\nf = lambda k: S[k]", {"k": "x"}),
     ("f", "f = lambda k: k * 2", {"k": 2}),
     ("f", "def f(n):\n    return 0 if n <= 0 else 1 + f(n - 1)", {"n": 3}),

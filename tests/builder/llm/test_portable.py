@@ -15,14 +15,14 @@ NEEDS = [
      [{"k": "a"}, {"k": "zz"}, {"k": "a", "x": 1}]),
     ("import re\ndef f(k):\n    return re.sub('[^a-z]', '', k)", [{"k": "a.b"}, {}]),
     (TABLE + "def _get(k):\n    return ROWS.get(k)\n\n\ndef f(k):\n    return _get(k)", [{"k": "b"}, {"j": 1}]),
-    ("PREFIX = 'twice: '\ndef deco(fn):\n    def wrapped(**kw):\n        return PREFIX + str(fn(**kw))\n"
-     "    return wrapped\n\n\n@deco\ndef f(k):\n    return k * 2", [{"k": 3}]),
+    (("PREFIX = 'twice: '\ndef deco(fn):\n    def wrapped(**kw):\n        return PREFIX + str(fn(**kw))\n"
+      "    return wrapped\n\n\n@deco\ndef f(k):\n    return k * 2"), [{"k": 3}]),
     (TABLE + "class Table:\n    def get(self, k):\n        return ROWS[k]\n\n\ndef f(k):\n    return Table().get(k)",
      [{"k": "a"}, {"k": "q"}]),
     ("def f(n):\n    return 0 if n <= 0 else 1 + f(n - 1)", [{"n": 4}]),
     (TABLE + "f = lambda k: ROWS.get(k, 'none')", [{"k": "b"}, {"k": "c"}]),
-    ('"""Docstring\nof the module."""\nHELP = """Error: give k,\n  one of a, b."""\n'
-     "def f(k=None):\n    return HELP if k is None else k", [{}, {"k": "a"}]),
+    (('"""Docstring\nof the module."""\nHELP = """Error: give k,\n  one of a, b."""\n'
+      "def f(k=None):\n    return HELP if k is None else k"), [{}, {"k": "a"}]),
     (TABLE + "def f(k):\n    return [ROWS[x] for x in sorted(ROWS) if x >= k]", [{"k": "b"}]),
 ]
 # sources left as they are
