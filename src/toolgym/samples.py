@@ -4,8 +4,9 @@ Used by ``toolgym demo`` and as test fixtures. Every fact is made up, so a model
 The tool code follows the conventions of the builders: knowledge held in the code, arguments validated,
 errors that say what went wrong and what is accepted -- but never list the records, or a distractor
 tool's error would hand out another tool's answer (the reward-hacking probes of ``toolgym verify`` check).
-Each tool function holds its table, helpers and imports itself, so it runs the same under the paper's
-executor (``exec`` inside a function: the source's top-level names are not the function's globals).
+Each tool function is made by a factory that receives its table or modules, and reaches them and its helpers
+through its closure, so it runs the same under the paper's executor (``exec`` inside a function: the
+source's top-level names are not the function's globals).
 """
 
 from __future__ import annotations
@@ -21,22 +22,27 @@ def _fn(name: str, description: str, params: dict[str, dict[str, Any]], required
 
 
 def _lookup_code(name: str, key: str, table: dict[str, dict[str, Any]], fields: list[str] | None = None) -> str:
-    """A lookup tool over ``table`` keyed by ``key``; with ``fields`` it takes a ``field`` argument."""
+    """A lookup tool over ``table`` keyed by ``key``; with ``fields`` it takes a ``field`` argument. The table
+    is a top-level statement and the tool is made by a factory that receives it (so the code, the same for
+    every table, is compiled once by the sandbox)."""
     field_arg = ", field" if fields else ""
     field_check = (
-        f"    if field not in {fields!r}:\n"
-        f"        return f\"Error: field must be one of {', '.join(fields)}; got {{field!r}}\"\n"
-        "    return {" + f"{key!r}: row['_name'], field: row[field]" + "}\n"
-    ) if fields else "    return {k: v for k, v in row.items() if not k.startswith('_')}\n"
+        f"        if field not in {fields!r}:\n"
+        f"            return f\"Error: field must be one of {', '.join(fields)}; got {{field!r}}\"\n"
+        "        return {" + f"{key!r}: row['_name'], field: row[field]" + "}\n"
+    ) if fields else "        return {k: v for k, v in row.items() if not k.startswith('_')}\n"
     return (
-        f"def {name}({key}{field_arg}):\n"
-        f"    DATA = {table!r}\n"
-        f"    if not isinstance({key}, str) or not {key}.strip():\n"
-        f"        return \"Error: '{key}' must be a non-empty string\"\n"
-        f"    row = DATA.get({key}.strip().lower())\n"
-        f"    if row is None:\n"
-        f"        return f\"Error: no record for {{{key}!r}}. Check the spelling, or find the exact name with another tool first.\"\n"
+        f"DATA = {table!r}\n\n\n"
+        f"def _tool(DATA):\n"
+        f"    def {name}({key}{field_arg}):\n"
+        f"        if not isinstance({key}, str) or not {key}.strip():\n"
+        f"            return \"Error: '{key}' must be a non-empty string\"\n"
+        f"        row = DATA.get({key}.strip().lower())\n"
+        f"        if row is None:\n"
+        f"            return f\"Error: no record for {{{key}!r}}. Check the spelling, or find the exact name with another "
+        f"tool first.\"\n"
         + field_check
+        + f"\n    {name}.__qualname__ = {name!r}\n    return {name}\n\n\n{name} = _tool(DATA)\n"
     )
 
 
@@ -79,10 +85,11 @@ PEOPLE = _table({
 
 _STR = {"type": "string"}
 
-CALCULATE_CODE = """def calculate(expression):
-    import ast
-    import operator
+CALCULATE_CODE = """import ast
+import operator
 
+
+def _calculator(ast, operator):
     ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.USub: operator.neg, ast.UAdd: operator.pos}
 
@@ -97,19 +104,26 @@ CALCULATE_CODE = """def calculate(expression):
             return ops[type(node.op)](_eval(node.operand))
         raise ValueError("only numbers, + - * / and parentheses are allowed")
 
-    if not isinstance(expression, str) or not expression.strip():
-        return "Error: 'expression' must be a non-empty arithmetic expression, e.g. '12 * (3 + 4)'"
-    if len(expression) > 200:
-        return "Error: expression too long"
-    try:
-        value = _eval(ast.parse(expression, mode="eval"))
-    except ZeroDivisionError:
-        return "Error: division by zero"
-    except (SyntaxError, ValueError) as exc:
-        return f"Error: cannot evaluate {expression!r}: {exc}"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return {"expression": expression, "result": value}
+    def calculate(expression):
+        if not isinstance(expression, str) or not expression.strip():
+            return "Error: 'expression' must be a non-empty arithmetic expression, e.g. '12 * (3 + 4)'"
+        if len(expression) > 200:
+            return "Error: expression too long"
+        try:
+            value = _eval(ast.parse(expression, mode="eval"))
+        except ZeroDivisionError:
+            return "Error: division by zero"
+        except (SyntaxError, ValueError) as exc:
+            return f"Error: cannot evaluate {expression!r}: {exc}"
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return {"expression": expression, "result": value}
+
+    calculate.__qualname__ = "calculate"
+    return calculate
+
+
+calculate = _calculator(ast, operator)
 """
 
 TOOLS = {
