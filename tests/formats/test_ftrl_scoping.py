@@ -9,10 +9,12 @@ from ftrl_reference import compute_solve, get_feedback
 from typer.testing import CliRunner
 
 from toolgym.cli import app
-from toolgym.formats import import_file
+from toolgym.formats import import_file, row_to_turn, turn_to_row, turn_to_verl, verl_to_turn
+from toolgym.reward.verl import compute_score
 from toolgym.io import read_environments
-from toolgym.reward import RewardInput, score_batch
+from toolgym.reward import score_batch
 from toolgym.rollout import ToolEnv
+from toolgym.schema import TurnState
 from toolgym.verify import verify_environments
 
 TOOLS = [{"type": "function", "function": {"name": "cap", "description": "Capital of a country.", "parameters": {
@@ -56,12 +58,26 @@ def test_imported_reference_data_runs_and_scores_as_in_the_papers_code(imported,
         _, step_reward, *_ = episode.step(REPLY)
         assert episode.steps[-1].results[0].output == output
         assert step_reward == reward
-        scored = score_batch([RewardInput(REPLY, env.code, env.expected, scoping=env.metadata.scoping)],
-                             executor=pool)[0]
+        turn = TurnState(response=REPLY, codes=env.code, unsolved=env.expected, scoping=env.metadata.scoping)
+        scored = score_batch([turn], executor=pool)[0]
         assert scored.results[0].output == output and scored.reward == reward
     module_only, reference_only = verify_environments(imported, pool)
     assert module_only.status == "fail" and "name 'T' is not defined" in module_only.reason
     assert reference_only.status == "pass" and "scoping" not in {c.name for c in reference_only.checks}
+
+
+def test_training_rows_of_imported_data_are_scored_as_in_the_papers_code(imported, pool):
+    """The scoping travels with the per-turn record through verl's and toolgym's row layouts, and verl's
+    reward entry point scores each reply as the paper's compute_solve does."""
+    for env, code in zip(imported, CODES.values()):
+        _, reward = _paper(code)
+        turn = TurnState(messages=[{"role": "user", "content": env.question}], tools=env.tools, codes=env.code,
+                         unsolved=env.expected, answer=env.answer, scoping=env.metadata.scoping)
+        assert row_to_turn(turn_to_row(turn)).scoping == "reference"
+        row = turn_to_verl(turn, 0)
+        assert verl_to_turn(row).scoping == "reference"
+        assert compute_score(row["data_source"], REPLY, row["reward_model"]["ground_truth"],
+                             row["extra_info"]) == reward
 
 
 def test_the_scoping_of_imported_data_can_be_chosen(tmp_path):

@@ -5,10 +5,10 @@
 schema -- ``env_id``, ``sample``, ``turn``, ``scenario``, ``split``, ``data_source``, ``messages``,
 ``tools``, ``codes``, ``unsolved_set`` (JSON), ``solve_rate``, ``answer``, ``response`` (the model's reply
 there, as text; a message reply as its JSON), ``reward`` (its step reward), ``prompt_text`` and
-``prompt_ids`` (the exact rendered prompt); null where unknown.
+``prompt_ids`` (the exact rendered prompt), ``scoping`` (how the tools run); null where unknown.
 
 **TRL rows** (what GRPO/RLOO train on): the rendered ``prompt`` plus the columns the step reward reads
-(``codes``, ``unsolved_set``, ``solve_rate``, ``answer``) and where the row came from (``env_id``,
+(``codes``, ``unsolved_set``, ``solve_rate``, ``answer``, ``scoping``) and where the row came from (``env_id``,
 ``sample``, ``turn``, ``scenario``, ``split``, ``data_source``). TRL hands every column but the prompt to
 reward functions as keyword arguments, one list per column; :func:`trl_turns` turns those back into
 ``TurnState``\\ s, one per completion, through the same reader as the flat rows.
@@ -28,10 +28,10 @@ from ._json import bad_column, dumps, list_column, object_column, wrong_type
 
 #: The columns of a flat row (every row has all of them, so that every row of a dataset has one schema).
 ROW_COLUMNS = ("env_id", "sample", "turn", "scenario", "split", "data_source", "messages", "tools", "codes",
-               "unsolved_set", "solve_rate", "answer", "response", "reward", "prompt_text", "prompt_ids")
+               "unsolved_set", "solve_rate", "answer", "response", "reward", "prompt_text", "prompt_ids", "scoping")
 #: The columns of a TRL row.
 TRL_COLUMNS = ("prompt", "env_id", "sample", "turn", "scenario", "split", "data_source", "codes", "unsolved_set",
-               "solve_rate", "answer")
+               "solve_rate", "answer", "scoping")
 _NEEDS = ("toolgym's per-turn rows need the codes and unsolved_set columns; write them with "
           "`toolgym train prepare`")
 
@@ -47,6 +47,7 @@ def turn_to_row(state: TurnState) -> dict[str, Any]:
         "reward": None if state.reward is None else float(state.reward),
         "prompt_text": state.prompt_text,
         "prompt_ids": None if state.prompt_ids is None else list(state.prompt_ids),
+        "scoping": state.scoping,
     }
     return row
 
@@ -82,7 +83,7 @@ def row_to_turn(row: Mapping[str, Any]) -> TurnState:
             scenario=row.get("scenario") or None, response=response if isinstance(response, str) else "",
             reward=float(reward) if reward is not None else None,
             prompt_text=prompt_text if isinstance(prompt_text, str) else None,
-            prompt_ids=list_column(row.get("prompt_ids"), "prompt_ids"))
+            prompt_ids=list_column(row.get("prompt_ids"), "prompt_ids"), scoping=row.get("scoping") or "module")
     except InvalidRecord:
         raise
     except (ValidationError, TypeError, ValueError) as exc:  # a column of the wrong type

@@ -6,7 +6,8 @@ A row is one :class:`~toolgym.schema.TurnState` (an environment's question is th
 * ``data_source``; ``prompt`` (chat messages, ``{role, content}`` only); ``ability`` (``tool_use``);
 * ``reward_model``: ``style: rule`` and ``ground_truth``, JSON of ``unsolved_set``, ``solve_rate``, ``answer``;
 * ``extra_info``: ``codes`` and ``tools`` (JSON strings), ``split``, ``index``, ``env_id``, ``sample``,
-  ``turn``, ``scenario`` (and ``prompt_text``/``prompt_ids`` when the state holds them);
+  ``turn``, ``scenario``, ``scoping`` (how the tools run) (and ``prompt_text``/``prompt_ids`` when the state
+  holds them);
 * ``tools``: the tool schemas again at the top level (JSON), for chat templates that take them from the row.
 
 :func:`verl_to_turn` is the one reader: ``toolgym.reward.verl`` (through :func:`verl_reward_turn`, from
@@ -38,7 +39,7 @@ def turn_to_verl(state: TurnState, index: int) -> dict[str, Any]:
     tools = dumps(state.tools)
     extra: dict[str, Any] = {"codes": dumps(state.codes), "tools": tools, "split": state.split, "index": index,
                              "env_id": state.env_id, "sample": state.sample, "turn": state.turn,
-                             "scenario": state.scenario}
+                             "scenario": state.scenario, "scoping": state.scoping}
     if state.prompt_text is not None:
         extra["prompt_text"] = state.prompt_text
     if state.prompt_ids is not None:
@@ -80,7 +81,8 @@ def verl_to_turn(row: Mapping[str, Any]) -> TurnState:
             split=str(extra.get("split") or "train"), data_source=str(row.get("data_source") or "toolgym"),
             env_id=str(extra.get("env_id") or ""), sample=int(extra.get("sample") or 0),
             turn=int(extra.get("turn") or 0), scenario=extra.get("scenario") or None,
-            prompt_text=extra.get("prompt_text"), prompt_ids=[int(i) for i in ids] if ids is not None else None)
+            prompt_text=extra.get("prompt_text"), prompt_ids=[int(i) for i in ids] if ids is not None else None,
+            scoping=extra.get("scoping") or "module")
     except InvalidRecord:
         raise
     except (ValidationError, TypeError, ValueError) as exc:  # a column of the wrong type
@@ -106,7 +108,7 @@ def verl_reward_turn(data_source: Any, solution_str: Any, ground_truth: Any, ext
 
 # What verl_to_turn reads from extra_info. A GRPO step scores many replies to each prompt (16 in the
 # paper), whose rows hold the same texts: the turn is decoded once per distinct row, not once per reply.
-_EXTRA_READ = ("codes", "tools", "split", "env_id", "sample", "turn", "scenario", "prompt_text")
+_EXTRA_READ = ("codes", "tools", "split", "env_id", "sample", "turn", "scenario", "prompt_text", "scoping")
 
 
 def _reward_state(data_source: Any, ground_truth: Any, extra_info: Any) -> TurnState:

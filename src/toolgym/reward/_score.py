@@ -55,7 +55,7 @@ def score_batch(items: Sequence[TurnState], *, variant: str = "f1", executor: Ex
     parallel over the sandbox workers). ``executor`` defaults to the process-wide sandbox pool."""
     check_variant(variant)
     parsed = [parse_for_reward(item.response, format) for item in items]
-    requests = [ExecRequest(call.name, call.arguments, item.codes)
+    requests = [ExecRequest(call.name, call.arguments, item.codes, scoping=item.scoping)
                 for item, p in zip(items, parsed) for call in p.tool_calls]
     results = (executor or default_pool()).run(requests) if requests else []
     out: list[ScoredResponse] = []

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._calls import Scoping
+
 
 class TurnState(BaseModel):
     """One turn of an episode: the prompt (conversation so far, tools) and the environment's state there.
@@ -24,7 +26,8 @@ class TurnState(BaseModel):
     reward needs. ``response`` is the reply at this turn where one is known (the model's reply in a
     trajectory, or the reply a reward function is asked to score: text or an OpenAI assistant message)
     and ``reward`` its step reward where known. ``prompt_text``/``prompt_ids`` hold the exact rendered
-    prompt (text, token ids) when a writer knows it; the row layouts carry them when set.
+    prompt (text, token ids) when a writer knows it; the row layouts carry them when set. ``scoping`` is
+    how the tools run (the environment's ``metadata.scoping``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,6 +48,7 @@ class TurnState(BaseModel):
     reward: float | None = None
     prompt_text: str | None = None
     prompt_ids: list[int] | None = None
+    scoping: Scoping = "module"
 
     @property
     def question(self) -> str:

@@ -69,7 +69,8 @@ def _state(env: Environment, episode: Episode, messages: list[dict[str, Any]], *
     return TurnState(
         env_id=env.id, sample=sample, turn=turn, messages=messages, tools=env.tools, codes=env.code,
         unsolved=episode.unsolved.to_dict(), solve_rate=episode.solve_rate, answer=env.answer,
-        scenario=env.scenario, split=env.split, data_source=env.data_source, response=response, reward=reward)
+        scenario=env.scenario, split=env.split, data_source=env.data_source, response=response, reward=reward,
+        scoping=env.metadata.scoping)
 
 
 def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnState]:

@@ -73,7 +73,7 @@ def row_environment(row: Mapping[str, Any]) -> Environment:
 def turn_environment(state: TurnState) -> Environment:
     """The environment an episode from ``state`` runs in (its question is the state's first user message)."""
     return Environment(question=state.question, tools=state.tools, code=state.codes, expected=state.unsolved,
-                       answer=state.answer)
+                       answer=state.answer, metadata={"scoping": state.scoping})
 
 
 def truncate_tool_text(text: str, limit: int, side: str) -> str:
