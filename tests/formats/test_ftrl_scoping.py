@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from toolgym.cli import app
 from toolgym.formats import import_file, row_to_turn, turn_to_row, turn_to_verl, verl_to_turn
-from toolgym.reward.verl import compute_score
 from toolgym.io import read_environments
 from toolgym.reward import score_batch
+from toolgym.reward.verl import compute_score
 from toolgym.rollout import ToolEnv
 from toolgym.schema import TurnState
 from toolgym.verify import verify_environments
