@@ -10,7 +10,8 @@ from ..schema import CallStatus, ToolCall
 from ._call import SCOPINGS
 
 #: ``module`` and ``reference`` (see :data:`~toolgym.schema.Scoping`), or ``compare``: run both and return
-#: the module result, with status ``scoping`` if the reference one differs (used by verification).
+#: the module result, with status ``scoping`` if the reference one differs (used by verification; the
+#: call's timeout covers both runs).
 RequestScoping = Literal["module", "reference", "compare"]  # the names of _call.SCOPINGS
 
 
