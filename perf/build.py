@@ -10,7 +10,9 @@ of a fixed tool source and one call of it (the paper's executor does exactly tha
 measured in the same process just before and after the build. ``cost`` is the build's CPU time (this
 process and every process it started: build workers, sandbox workers) per verified environment, in
 baseline CPU units; lower is faster. CPU time, unlike wall time, hardly grows when other programs share
-the machine, so costs are comparable between runs on a busy machine.
+the machine, so costs are comparable between runs on a busy machine. (With ``--workers`` above 1 the build
+processes' own sandbox workers end with them, unwaited, and their CPU is not counted: compare costs at
+``--workers 1``.)
 
 ``--against REF`` also builds with the code of git revision REF (its ``src/`` checked out into a
 temporary folder), in alternating child processes on the same machine, and prints both costs and their
