@@ -5,11 +5,12 @@
 schema -- ``env_id``, ``sample``, ``turn``, ``scenario``, ``split``, ``data_source``, ``messages``,
 ``tools``, ``codes``, ``unsolved_set`` (JSON), ``solve_rate``, ``answer``, ``response`` (the model's reply
 there, as text; a message reply as its JSON), ``reward`` (its step reward), ``prompt_text`` and
-``prompt_ids`` (the exact rendered prompt), ``scoping`` (how the tools run); null where unknown.
+``prompt_ids`` (the exact prompt the model saw), ``scoping`` (how the tools run), ``tool_format`` and
+``strip_thinking`` (how the rollout read replies); null where unknown.
 
 **TRL rows** (what GRPO/RLOO train on): the rendered ``prompt`` plus the columns the step reward reads
-(``codes``, ``unsolved_set``, ``solve_rate``, ``answer``, ``scoping``) and where the row came from (``env_id``,
-``sample``, ``turn``, ``scenario``, ``split``, ``data_source``). TRL hands every column but the prompt to
+(``codes``, ``unsolved_set``, ``solve_rate``, ``answer``, ``scoping``, ``tool_format``, ``strip_thinking``)
+and where the row came from (``env_id``, ``sample``, ``turn``, ``scenario``, ``split``, ``data_source``). TRL hands every column but the prompt to
 reward functions as keyword arguments, one list per column; :func:`trl_turns` turns those back into
 ``TurnState``\\ s, one per completion, through the same reader as the flat rows.
 """
@@ -28,10 +29,11 @@ from ._json import bad_column, dumps, list_column, object_column, wrong_type
 
 #: The columns of a flat row (every row has all of them, so that every row of a dataset has one schema).
 ROW_COLUMNS = ("env_id", "sample", "turn", "scenario", "split", "data_source", "messages", "tools", "codes",
-               "unsolved_set", "solve_rate", "answer", "response", "reward", "prompt_text", "prompt_ids", "scoping")
+               "unsolved_set", "solve_rate", "answer", "response", "reward", "prompt_text", "prompt_ids", "scoping",
+               "tool_format", "strip_thinking")
 #: The columns of a TRL row.
 TRL_COLUMNS = ("prompt", "env_id", "sample", "turn", "scenario", "split", "data_source", "codes", "unsolved_set",
-               "solve_rate", "answer", "scoping")
+               "solve_rate", "answer", "scoping", "tool_format", "strip_thinking")
 _NEEDS = ("toolgym's per-turn rows need the codes and unsolved_set columns; write them with "
           "`toolgym train prepare`")
 
@@ -48,6 +50,7 @@ def turn_to_row(state: TurnState) -> dict[str, Any]:
         "prompt_text": state.prompt_text,
         "prompt_ids": None if state.prompt_ids is None else list(state.prompt_ids),
         "scoping": state.scoping,
+        "tool_format": state.tool_format, "strip_thinking": state.strip_thinking,
     }
     return row
 
@@ -72,6 +75,7 @@ def row_to_turn(row: Mapping[str, Any]) -> TurnState:
     answer, rate, reward = row.get("answer"), row.get("solve_rate"), row.get("reward")
     response = row.get("response")
     prompt_text = row.get("prompt_text") if row.get("prompt_text") is not None else prompt
+    tool_format, strip = row.get("tool_format"), row.get("strip_thinking")
     try:
         return TurnState(
             messages=[dict(m) for m in messages or []],
@@ -83,7 +87,9 @@ def row_to_turn(row: Mapping[str, Any]) -> TurnState:
             scenario=row.get("scenario") or None, response=response if isinstance(response, str) else "",
             reward=float(reward) if reward is not None else None,
             prompt_text=prompt_text if isinstance(prompt_text, str) else None,
-            prompt_ids=list_column(row.get("prompt_ids"), "prompt_ids"), scoping=row.get("scoping") or "module")
+            prompt_ids=list_column(row.get("prompt_ids"), "prompt_ids"), scoping=row.get("scoping") or "module",
+            tool_format=str(tool_format) if tool_format else None,
+            strip_thinking=bool(strip) if strip is not None else None)
     except InvalidRecord:
         raise
     except (ValidationError, TypeError, ValueError) as exc:  # a column of the wrong type

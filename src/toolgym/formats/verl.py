@@ -6,8 +6,9 @@ A row is one :class:`~toolgym.schema.TurnState` (an environment's question is th
 * ``data_source``; ``prompt`` (chat messages, ``{role, content}`` only); ``ability`` (``tool_use``);
 * ``reward_model``: ``style: rule`` and ``ground_truth``, JSON of ``unsolved_set``, ``solve_rate``, ``answer``;
 * ``extra_info``: ``codes`` and ``tools`` (JSON strings), ``split``, ``index``, ``env_id``, ``sample``,
-  ``turn``, ``scenario``, ``scoping`` (how the tools run) (and ``prompt_text``/``prompt_ids`` when the state
-  holds them);
+  ``turn``, ``scenario``, ``scoping`` (how the tools run) (and ``prompt_text``/``prompt_ids``,
+  ``tool_format``/``strip_thinking`` when the state holds them: the exact prompt the model saw, and how the
+  rollout read replies);
 * ``tools``: the tool schemas again at the top level (JSON), for chat templates that take them from the row.
 
 :func:`verl_to_turn` is the one reader: ``toolgym.reward.verl`` (through :func:`verl_reward_turn`, from
@@ -44,6 +45,10 @@ def turn_to_verl(state: TurnState, index: int) -> dict[str, Any]:
         extra["prompt_text"] = state.prompt_text
     if state.prompt_ids is not None:
         extra["prompt_ids"] = list(state.prompt_ids)
+    if state.tool_format is not None:
+        extra["tool_format"] = state.tool_format
+    if state.strip_thinking is not None:
+        extra["strip_thinking"] = state.strip_thinking
     return {
         "data_source": state.data_source,
         "prompt": [{"role": m["role"], "content": m.get("content") or ""} for m in state.messages],
@@ -71,6 +76,7 @@ def verl_to_turn(row: Mapping[str, Any]) -> TurnState:
     if messages is None:
         messages = row.get("prompt")
     answer, rate, ids = truth.get("answer"), truth.get("solve_rate"), extra.get("prompt_ids")
+    tool_format, strip = extra.get("tool_format"), extra.get("strip_thinking")
     try:
         return TurnState(
             messages=[dict(m) for m in list_column(messages, "prompt") or []],
@@ -82,7 +88,9 @@ def verl_to_turn(row: Mapping[str, Any]) -> TurnState:
             env_id=str(extra.get("env_id") or ""), sample=int(extra.get("sample") or 0),
             turn=int(extra.get("turn") or 0), scenario=extra.get("scenario") or None,
             prompt_text=extra.get("prompt_text"), prompt_ids=[int(i) for i in ids] if ids is not None else None,
-            scoping=extra.get("scoping") or "module")
+            scoping=extra.get("scoping") or "module",
+            tool_format=str(tool_format) if tool_format else None,
+            strip_thinking=bool(strip) if strip is not None else None)
     except InvalidRecord:
         raise
     except (ValidationError, TypeError, ValueError) as exc:  # a column of the wrong type
@@ -108,7 +116,8 @@ def verl_reward_turn(data_source: Any, solution_str: Any, ground_truth: Any, ext
 
 # What verl_to_turn reads from extra_info. A GRPO step scores many replies to each prompt (16 in the
 # paper), whose rows hold the same texts: the turn is decoded once per distinct row, not once per reply.
-_EXTRA_READ = ("codes", "tools", "split", "env_id", "sample", "turn", "scenario", "prompt_text", "scoping")
+_EXTRA_READ = ("codes", "tools", "split", "env_id", "sample", "turn", "scenario", "prompt_text", "scoping",
+               "tool_format", "strip_thinking")
 
 
 def _reward_state(data_source: Any, ground_truth: Any, extra_info: Any) -> TurnState:

@@ -2,10 +2,12 @@
 
 Formats: Qwen/Hermes ``<tool_call>{...}</tool_call>`` blocks (the paper's), OpenAI ``tool_calls``
 objects, and Llama 3.1 JSON tool calls. Parsing never raises; a call that cannot be read is returned
-in ``malformed`` so the reward can tell.
+in ``malformed`` so the reward can tell. :class:`ToolFormat` names how a model family writes its calls
+(``--tool-format``) and :func:`read_reply` is the one reading of a reply in a format.
 """
 
 from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
+from ._formats import FORMAT_NAMES, TOOL_FORMATS, Reply, ToolFormat, read_reply, tool_format
 from ._hermes import parse_hermes
 from ._llama import parse_llama3
 from ._openai import parse_openai_message
@@ -17,13 +19,19 @@ PARSERS = {
 }
 
 __all__ = [
+    "FORMAT_NAMES",
     "PARSERS",
+    "TOOL_FORMATS",
     "ParsedResponse",
+    "Reply",
+    "ToolFormat",
     "as_text",
     "clean_response",
     "parse",
     "parse_hermes",
     "parse_llama3",
     "parse_openai_message",
+    "read_reply",
     "strip_think",
+    "tool_format",
 ]

@@ -1,7 +1,9 @@
 """Scoring model responses end to end: parse, execute the calls (one batched executor run), score.
 
 What is scored is a :class:`~toolgym.schema.TurnState`: its ``response`` at its state (codes, unsolved
-set, solve rate, answer)."""
+set, solve rate, answer). The response is read with :func:`toolgym.parse.read_reply` -- the reading the
+rollout uses -- in the turn's own tool format and thinking setting (the rollout's, carried by the row),
+else the caller's run-wide ones, else the paper's (``hermes``, the whole reply parsed)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..parse import ParsedResponse, clean_response, parse
+from ..parse import ParsedResponse, read_reply
 from ..sandbox import ExecRequest, ExecResult, Executor, default_pool, make_executor
 from ..schema import TurnState
 from ._core import StepOutcome, UnsolvedSet, check_variant, score_step
@@ -43,18 +45,21 @@ def worker_executor() -> Executor:
     return _worker_executors[kind]
 
 
-def parse_for_reward(response: Any, format: str = "hermes") -> ParsedResponse:
-    if isinstance(response, str):
-        return parse(clean_response(response), format=format)
-    return parse(response, format="auto")
+def parse_for_reward(response: Any, format: str | None = "hermes", strip_thinking: bool = False) -> ParsedResponse:
+    """A response as the step reward reads it (:func:`toolgym.parse.read_reply`)."""
+    return read_reply(response, format, strip_thinking=strip_thinking).parsed
 
 
 def score_batch(items: Sequence[TurnState], *, variant: str = "f1", executor: Executor | None = None,
-                format: str = "hermes") -> list[ScoredResponse]:
+                format: str | None = None, strip_thinking: bool | None = None) -> list[ScoredResponse]:
     """Score the ``response`` of each turn; all their tool calls go through ``executor`` in one batch (in
-    parallel over the sandbox workers). ``executor`` defaults to the process-wide sandbox pool."""
+    parallel over the sandbox workers). ``executor`` defaults to the process-wide sandbox pool. A turn's
+    own ``tool_format``/``strip_thinking`` win over ``format``/``strip_thinking`` (the run-wide setting),
+    which win over the paper's ``hermes`` without stripping."""
     check_variant(variant)
-    parsed = [parse_for_reward(item.response, format) for item in items]
+    parsed = [parse_for_reward(item.response, item.tool_format or format or "hermes",
+                               bool(item.strip_thinking if item.strip_thinking is not None else strip_thinking))
+              for item in items]
     requests = [ExecRequest(call.name, call.arguments, item.codes, scoping=item.scoping)
                 for item, p in zip(items, parsed) for call in p.tool_calls]
     results = (executor or default_pool()).run(requests) if requests else []
@@ -71,7 +76,9 @@ def score_batch(items: Sequence[TurnState], *, variant: str = "f1", executor: Ex
 
 def score_response(response: Any, code: Mapping[str, str], unsolved: Mapping[str, Sequence[str]],
                    solve_rate: float = 0.0, answer: str | None = None, *, variant: str = "f1",
-                   executor: Executor | None = None, format: str = "hermes") -> ScoredResponse:
+                   executor: Executor | None = None, format: str = "hermes",
+                   strip_thinking: bool = False) -> ScoredResponse:
     """Score one response (see :func:`score_batch`)."""
     state = TurnState(response=response, codes=code, unsolved=unsolved, solve_rate=solve_rate, answer=answer)
-    return score_batch([state], variant=variant, executor=executor, format=format)[0]
+    return score_batch([state], variant=variant, executor=executor, format=format,
+                       strip_thinking=strip_thinking)[0]

@@ -25,9 +25,12 @@ class TurnState(BaseModel):
     ``solve_rate`` the fraction already solved; with ``codes`` and ``answer`` they are everything the step
     reward needs. ``response`` is the reply at this turn where one is known (the model's reply in a
     trajectory, or the reply a reward function is asked to score: text or an OpenAI assistant message)
-    and ``reward`` its step reward where known. ``prompt_text``/``prompt_ids`` hold the exact rendered
-    prompt (text, token ids) when a writer knows it; the row layouts carry them when set. ``scoping`` is
-    how the tools run (the environment's ``metadata.scoping``).
+    and ``reward`` its step reward where known. ``prompt_text``/``prompt_ids`` hold the exact prompt the
+    model saw there (text, token ids) when the rollout recorded it; the row layouts carry them, and training
+    uses them instead of rendering the messages again. ``scoping`` is how the tools run (the environment's
+    ``metadata.scoping``). ``tool_format`` and ``strip_thinking`` say how a reply at this turn is read
+    (``toolgym.parse.read_reply``: the rollout's settings; ``None``: the reader's run-wide setting, else the
+    paper's ``hermes`` without stripping).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -49,6 +52,8 @@ class TurnState(BaseModel):
     prompt_text: str | None = None
     prompt_ids: list[int] | None = None
     scoping: Scoping = "module"
+    tool_format: str | None = None
+    strip_thinking: bool | None = None
 
     @property
     def question(self) -> str:

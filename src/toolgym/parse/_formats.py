@@ -1,0 +1,155 @@
+"""Tool formats -- how a model family writes its tool calls -- and the one reading of a model's reply.
+
+A tool format is chosen once per run (``--tool-format`` on ``rollout``, ``eval``, ``loop``, ``bench`` and
+``score``; the reward entry points read it from the row or a run-wide setting) and every place that reads
+a model's output reads it through :func:`read_reply` with that format, so the rollout and training cannot
+read the same reply differently:
+
+* ``hermes`` (alias ``qwen``; the paper's ``--series qwen``): Qwen2.5 and Qwen3 write
+  ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` blocks, read as the paper's
+  ``parse_qwen`` reads them;
+* ``llama3`` (the paper's ``--series llama31``): Llama 3.1 writes a JSON object
+  ``{"name": ..., "parameters": {...}}`` as its whole reply, optionally after ``<|python_tag|>`` (Meta's
+  template, and vLLM's ``tool_chat_template_llama3.1_json.jinja``);
+* ``openai``: a server parses the calls (``vllm serve --tool-call-parser hermes|llama3_json``) and returns
+  them as native ``tool_calls``; calls left in the text are read with ``auto``;
+* ``auto``: the format is picked from what the reply contains.
+
+A server's native ``tool_calls`` are read whatever the format. :meth:`ToolFormat.write` is the inverse:
+the text a model of the family writes for given calls (the scripted baseline and the fake server write
+replies with it, and a native call is kept in training rows in its model's own format).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..schema import ToolCall
+from ._core import ParsedResponse, clean_response, parse, strip_think
+from ._openai import parse_openai_message
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFormat:
+    """One way of writing tool calls. ``text``: the parser of calls written in the text; ``models``: which
+    model families write it; ``end_markers``: end-of-turn tokens a decoded reply may still end with."""
+
+    name: str
+    text: str
+    models: str
+    end_markers: tuple[str, ...] = ()
+
+    def write_call(self, call: ToolCall) -> str:
+        """One call as a model of this family writes it -- exactly as its chat template renders a
+        structured call (Qwen's ``<tool_call>`` block; Llama 3.1's ``{"name": ..., "parameters": ...}``)."""
+        if self.text == "llama3":
+            return json.dumps({"name": call.name, "parameters": call.arguments}, ensure_ascii=False)
+        return call.to_hermes()
+
+    def write_broken(self, call: ToolCall) -> str:
+        """A call whose JSON breaks off (what the scripted baseline's ``malformed_call`` error writes)."""
+        if self.text == "llama3":  # the tag marks it as a call: a bare broken object reads as plain text
+            return "<|python_tag|>" + json.dumps({"name": call.name, "parameters": call.arguments})[:-2]
+        return "<tool_call>\n" + json.dumps({"name": call.name, "arguments": call.arguments})[:-2] + "\n</tool_call>"
+
+    @property
+    def separator(self) -> str:
+        """Between two calls of one reply."""
+        return "; " if self.text == "llama3" else "\n"
+
+    def write(self, calls: Sequence[ToolCall], content: str = "") -> str:
+        """The reply a model of this family writes for ``calls`` after ``content``, as its chat template
+        renders such an assistant turn (Llama 3.1's templates render a call turn without its content)."""
+        body = self.separator.join(self.write_call(c) for c in calls)
+        if self.text == "llama3" and body:
+            return body
+        return "\n".join(p for p in (content, body) if p)
+
+    @property
+    def instruction(self) -> str:
+        """How a call is written, for the message that tells a model its call could not be read."""
+        if self.text == "llama3":
+            return 'a JSON object {"name": <function-name>, "parameters": <args-json-object>}'
+        return '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+
+
+TOOL_FORMATS: dict[str, ToolFormat] = {
+    "hermes": ToolFormat("hermes", "hermes", "Qwen2.5, Qwen3 (<tool_call> blocks)"),
+    "llama3": ToolFormat("llama3", "llama3", "Llama 3.1 (JSON calls)", ("<|eot_id|>", "<|eom_id|>")),
+    "openai": ToolFormat("openai", "auto", "a server's native tool_calls"),
+    "auto": ToolFormat("auto", "auto", "picked from the reply", ("<|eot_id|>", "<|eom_id|>")),
+}
+_ALIASES = {"qwen": "hermes", "llama31": "llama3", "llama3.1": "llama3"}
+#: What ``--tool-format`` accepts.
+FORMAT_NAMES = tuple(TOOL_FORMATS)
+
+
+def tool_format(name: str | ToolFormat | None) -> ToolFormat:
+    """The format called ``name`` (``None``: ``hermes``, the paper's). An unknown name is a
+    :class:`~toolgym.errors.ConfigError` naming ``--tool-format``."""
+    if isinstance(name, ToolFormat):
+        return name
+    key = _ALIASES.get(name or "hermes", name or "hermes")
+    try:
+        return TOOL_FORMATS[key]
+    except KeyError:
+        raise ConfigError(f"unknown tool format {name!r}; give --tool-format one of {', '.join(FORMAT_NAMES)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A model reply as read: the raw text, the reasoning set apart (with ``strip_thinking``), what the
+    parser read, and whether the calls came as a server's native ``tool_calls``."""
+
+    raw: str
+    reasoning: str
+    parsed: ParsedResponse
+    native: bool = False
+
+    @property
+    def visible(self) -> str:
+        """The reply as the user sees it (reasoning removed): what text-format benchmarks read."""
+        return strip_think(self.raw).strip() if "</think>" in self.raw else self.raw.strip()
+
+
+def _text_of(reply: Any) -> tuple[str, Mapping[str, Any] | None]:
+    if isinstance(reply, str):
+        return reply, None
+    if reply is None:
+        return "", None
+    if hasattr(reply, "text") and hasattr(reply, "message"):  # a backend Generation
+        return reply.text or "", reply.message
+    if isinstance(reply, Mapping):
+        content = reply.get("content")
+        return content if isinstance(content, str) else "", reply
+    raise TypeError(f"a reply must be text, an assistant message or a Generation, not {type(reply).__name__}")
+
+
+def read_reply(reply: Any, format: str | ToolFormat | None = "hermes", *, strip_thinking: bool = False) -> Reply:
+    """Read one model reply -- text, an OpenAI assistant message, or a backend ``Generation`` -- in
+    ``format``. This is the one reading of a reply: the rollout, the reward entry points and the
+    benchmarks all call it.
+
+    Native ``tool_calls`` win. Otherwise the text is cleaned as the paper's reward cleans it (surrounding
+    whitespace, a trailing ``<|endoftext|>``/``<|im_end|>``, and the format's own end-of-turn tokens) and
+    parsed. With ``strip_thinking`` a ``<think>...</think>`` block is set apart first, so that calls are read
+    only after the reasoning; without it (the paper's default) the whole reply is parsed, as ``parse_qwen``
+    does."""
+    fmt = tool_format(format)
+    text, message = _text_of(reply)
+    if message is not None and message.get("tool_calls"):
+        reasoning = message.get("reasoning_content")
+        return Reply(text, reasoning if isinstance(reasoning, str) else "",
+                     parse_openai_message(dict(message), text_format=fmt.text), native=True)
+    body = clean_response(text)
+    for marker in fmt.end_markers:
+        body = body.removesuffix(marker).rstrip()
+    reasoning = ""
+    if strip_thinking and "</think>" in body:
+        reasoning = body.split("</think>", 1)[0].replace("<think>", "").strip()
+        body = strip_think(body)
+    return Reply(text, reasoning, parse(body.strip(), fmt.text))
