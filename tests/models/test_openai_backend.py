@@ -8,7 +8,7 @@ import pytest
 from toolgym.errors import ConfigError
 from toolgym.models import BackendConfig, Endpoint, ErrorRates, GenerationRequest, Sampling, make_backend
 from toolgym.models.fake_server import Faults, ServerThread, create_app
-from toolgym.rollout import RolloutConfig, rollout
+from toolgym.rollout import EpisodeConfig, RolloutConfig, rollout
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -47,7 +47,9 @@ def test_broken_calls_retries_and_failures(pool, samples, tmp_path):
     app = create_app(samples, errors=ErrorRates(wrong_tool=0.2, malformed_call=0.2), faults=faults, seed=4)
     with ServerThread(app) as url:
         backend = openai([url], backoff_s=0.001, max_retries=4)
-        summary = rollout(samples, backend, tmp_path / "t.jsonl", config=RolloutConfig(samples=3), executor=pool)
+        feedback = EpisodeConfig(malformed="feedback")  # the default ends the episode, as the paper's scripts do
+        summary = rollout(samples, backend, tmp_path / "t.jsonl", config=RolloutConfig(samples=3, episode=feedback),
+                          executor=pool)
     rows = _rows(tmp_path / "t.jsonl")
     assert len(rows) == 24 and summary.written == 24
     failed = [r for r in rows if r["status"] == "failed"]

@@ -38,7 +38,8 @@ def test_gold_episode_rewards_and_messages(pool, samples):
     assert obs["messages"][2]["tool_call_id"] == "call_0_0"
     t = tenv.trajectory(sample=2, model="scripted")
     assert t.metrics.solve_f1 == 1.0 and t.metrics.answer_correct and t.status == "completed"
-    assert t.metadata == {"seed": 3} and [s.reward for s in t.steps] == pytest.approx(rewards)
+    assert t.metadata == {"seed": 3, "tool_format": "hermes", "strip_thinking": False}
+    assert [s.reward for s in t.steps] == pytest.approx(rewards)
     assert replay_messages(t.messages, env.expected, env.answer) == t.metrics
 
 
@@ -54,32 +55,42 @@ def test_unknown_tool_and_wrong_argument_types_are_told_and_the_episode_goes_on(
     assert "unexpected keyword argument 'town'" in tenv.messages[-1]["content"] and not term
 
 
-def test_malformed_calls_get_feedback_or_end_the_episode(pool, samples):
+def test_malformed_calls_end_the_episode_as_the_paper_does_or_get_feedback(pool, samples):
     bad = '<tool_call>{"name": "get_city_info", "arguments": {"city": </tool_call>'
-    tenv = ToolEnv(samples[0], pool)
+    strict = ToolEnv(samples[0], pool)  # the default: data_sample.py and evaluation_self.py stop here
+    assert strict.config.malformed == "end"
+    strict.reset()
+    _, r, term, _, info = strict.step(bad)
+    assert r == -0.3 and term and info["branch"] == "malformed"
+    tenv = ToolEnv(samples[0], pool, EpisodeConfig(malformed="feedback"))
     tenv.reset()
     _, r, term, trunc, info = tenv.step(bad)
     assert r == -0.3 and not term and not trunc and info["branch"] == "malformed"
     assert tenv.messages[-1]["role"] == "user" and "could not be read" in tenv.messages[-1]["content"]
-    strict = ToolEnv(samples[0], pool, EpisodeConfig(malformed="end"))
-    strict.reset()
-    _, r, term, _, _ = strict.step(bad)
-    assert r == -0.3 and term
+    with pytest.raises(ValueError, match="--malformed"):
+        EpisodeConfig(malformed="retry")
 
 
 def test_native_calls_and_thinking(pool, samples):
     env = samples[0]
-    tenv = ToolEnv(env, pool)
-    tenv.reset()
     native = {"role": "assistant", "content": None, "tool_calls": [
         {"id": "x", "type": "function", "function": {"name": "get_city_info",
                                                      "arguments": '{"city": "Varenholm", "field": "population"}'}}]}
+    final = "<think>\nThe tool said 482113.\n</think>\n\nAbout 482113 people live there."
+    tenv = ToolEnv(env, pool, EpisodeConfig(strip_thinking=True))
+    tenv.reset()
     _, r, _, _, info = tenv.step(native)
     assert r == 1.0 and info["solve_rate"] == 1.0
-    _, r, term, _, _ = tenv.step("<think>\nThe tool said 482113.\n</think>\n\nAbout 482113 people live there.")
+    _, r, term, _, _ = tenv.step(final)
     assert term and r == 1.0
     last = tenv.messages[-1]
     assert last["reasoning_content"] == "The tool said 482113." and last["content"] == "About 482113 people live there."
+    # the paper's reading (the default) keeps the whole reply as the content
+    paper = ToolEnv(env, pool)
+    paper.reset()
+    paper.step(native)
+    _, r, term, _, _ = paper.step(final)
+    assert term and r == 1.0 and paper.messages[-1]["content"] == final and "reasoning_content" not in paper.messages[-1]
 
 
 def test_turn_limit_truncates(pool, samples):

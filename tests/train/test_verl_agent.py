@@ -306,7 +306,8 @@ def test_multi_turn_episodes_mask_tool_tokens_and_score_every_turn(model_dir, da
 
 def test_multi_turn_bad_replies_are_scored_and_the_episode_goes_on(model_dir, data_dir, tok, envs, sandbox,
                                                                    tmp_path):
-    config = run_config(model_dir, data_dir, tmp_path, multi_turn=True, trajectory_reward="sum")
+    config = run_config(model_dir, data_dir, tmp_path, multi_turn=True, trajectory_reward="sum",
+                        malformed="feedback")
     env = next(e for e in envs if e.scenario == "single_hop")
     _, batch = rows(config, tok, [envs.index(env)])
     wrong = env.solution[0][0].model_copy(update={"arguments": {**env.solution[0][0].arguments, "zz": 1}})

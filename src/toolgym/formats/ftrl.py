@@ -12,21 +12,31 @@ Round trip ftrl -> toolgym -> ftrl reproduces every field exactly: whatever our 
 natively (multi-turn ``messages``, a non-zero ``solve_rate``, JSON strings formatted differently from
 ``json.dumps(..., ensure_ascii=False)``, unknown columns, absent columns) is kept in
 ``metadata.extra["ftrl"]`` and written back on export.
+
+The same layout holds the paper's per-turn training rows (``Code/data_sample/data_sample.py``):
+:func:`turn_to_ftrl` writes a :class:`~toolgym.schema.TurnState` as that script writes a row -- its
+conversation in OpenAI form, each assistant turn as ``content`` plus structured ``tool_calls``
+(``arguments`` a JSON string, an ``id`` per call) and each tool message with the ``tool_call_id`` of its
+call (``toolgym train prepare --layout reference``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from .. import safe_json
 from ..errors import ErrorKind, RecordError
-from ..schema import SCENARIOS, Environment
+from ..parse import read_reply
+from ..schema import SCENARIOS, Environment, TurnState
 from ._json import dumps
 
 COLUMNS = ("messages", "tools", "codes", "unsolved_set", "answer", "solve_rate", "data_source", "split")
 JSON_COLUMNS = {"tools": "tools", "codes": "code", "unsolved_set": "expected"}
 EXTRA_COLUMNS = ("scenario", "solution")
+#: The columns of a per-turn row of ``data_sample.py``, in its order.
+TURN_COLUMNS = ("messages", "tools", "codes", "unsolved_set", "solve_rate", "data_source", "split", "answer")
 
 
 def _infer_scenario(row: dict[str, Any]) -> str | None:
@@ -138,3 +148,47 @@ def env_to_ftrl(env: Environment) -> dict[str, Any]:
     row["scenario"] = keep.get("columns", {}).get("scenario", env.scenario)
     row["solution"] = dumps([[{"name": c.name, "arguments": c.arguments} for c in turn] for turn in env.solution])
     return row
+
+
+def _call_id(state: TurnState, turn: int, index: int) -> str:
+    """A call id shaped like the reference's (``call_`` and 64 hex digits; it hashes the time, this hashes
+    where the call is, so the same data gives the same ids)."""
+    where = f"{state.env_id}|{state.sample}|{turn}|{index}"
+    return "call_" + hashlib.sha256(where.encode()).hexdigest()
+
+
+def reference_messages(state: TurnState) -> list[dict[str, Any]]:
+    """The turn's conversation as ``data_sample.py`` keeps it: each assistant turn read (with the turn's
+    tool format and thinking setting, as the rollout read it) into ``content`` and ``tool_calls``
+    (``None`` without calls, as ``parse_qwen`` leaves it), each tool message answering its call by id."""
+    out: list[dict[str, Any]] = []
+    pending: list[str] = []
+    turn = 0
+    for m in state.messages:
+        role = m.get("role")
+        if role == "assistant":
+            reply = read_reply(m.get("content") or "", state.tool_format, strip_thinking=bool(state.strip_thinking))
+            calls = [{"id": _call_id(state, turn, i), "type": "function",
+                      "function": {"arguments": json.dumps(c.arguments, ensure_ascii=False), "name": c.name}}
+                     for i, c in enumerate(reply.parsed.tool_calls)]
+            message: dict[str, Any] = {"role": "assistant", "content": reply.parsed.content,
+                                       "tool_calls": calls or None}
+            if reply.reasoning:  # set apart by the rollout (--strip-thinking); Qwen3's template reads it here
+                message["reasoning_content"] = reply.reasoning
+            out.append(message)
+            pending = [c["id"] for c in calls]
+            turn += 1
+        elif role == "tool":
+            out.append({"role": "tool", "content": m.get("content") or "",
+                        "tool_call_id": pending.pop(0) if pending else None})
+        else:
+            out.append({"role": role, "content": m.get("content") or ""})
+    return out
+
+
+def turn_to_ftrl(state: TurnState) -> dict[str, Any]:
+    """One per-turn row as the paper's ``data_sample.py`` writes it (:data:`TURN_COLUMNS`, in its order)."""
+    row = {"messages": reference_messages(state), "tools": dumps(state.tools), "codes": dumps(state.codes),
+           "unsolved_set": dumps(state.unsolved), "solve_rate": float(state.solve_rate),
+           "data_source": state.data_source, "split": state.split, "answer": state.answer}
+    return {k: row[k] for k in TURN_COLUMNS}

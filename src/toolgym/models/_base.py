@@ -28,7 +28,9 @@ class Generation:
     """A model's reply: raw ``text`` (Hermes/Llama formats) and/or a native OpenAI ``message``.
     ``error`` set means the request failed for good (after retries): the episode is recorded as failed.
     ``finish_reason`` as the server gave it (``"length"``: cut at the token limit; empty when unknown),
-    ``retries`` how many times the request was sent again, ``cached`` whether it came from a reply cache."""
+    ``retries`` how many times the request was sent again, ``cached`` whether it came from a reply cache.
+    Backends that render the prompt themselves report it: ``prompt_text``/``prompt_ids`` (what the model
+    saw) and ``token_ids`` (the reply's own tokens, without the stop token); the rollout records them."""
 
     text: str | None = None
     message: dict[str, Any] | None = None
@@ -37,6 +39,9 @@ class Generation:
     finish_reason: str = ""
     retries: int = 0
     cached: bool = False
+    prompt_text: str | None = None
+    prompt_ids: list[int] | None = None
+    token_ids: list[int] | None = None
 
 
 @runtime_checkable

@@ -55,17 +55,19 @@ class _LocalBackend:
         return await self._batcher.submit(requests)
 
     def generate_sync(self, requests: list[GenerationRequest]) -> list[Generation]:
-        prompts = [self.renderer.next_prompt(r.episode, r.messages, r.tools)[1] for r in requests]
+        rendered = [self.renderer.next_prompt(r.episode, r.messages, r.tools) for r in requests]
         with self._lock:
-            outputs = self._generate(prompts)
+            outputs = self._generate([ids for _, ids in rendered])
         gens = []
-        for req, ids, (text, new_ids, n_completion) in zip(requests, prompts, outputs):
+        for req, (prompt, ids), (text, new_ids, n_completion) in zip(requests, rendered, outputs):
             self.renderer.record(req.episode, text, new_ids)
             usage = {"prompt_tokens": len(ids), "completion_tokens": n_completion}
             for k, v in usage.items():
                 self.usage[k] += v
             self.usage["requests"] += 1
-            gens.append(Generation(text=text, usage=usage))
+            # what the model saw and wrote, token for token: the rollout records it for training
+            gens.append(Generation(text=text, usage=usage, prompt_text=prompt, prompt_ids=list(ids),
+                                   token_ids=list(new_ids)))
         return gens
 
     def forget(self, episode: str) -> None:

@@ -1,18 +1,26 @@
 """Rendering conversations through a model's own chat template, turn after turn, consistently.
 
-A template may render an earlier assistant turn differently once later turns exist (Qwen3 drops the
-``<think>`` block of assistant turns that are no longer last; others reformat tool-call JSON). If each
-turn's prompt were rendered afresh, the model would see its own past output changed, and a per-turn
-training prefix would not be a prefix of the conversation. :class:`ChatRenderer` therefore renders the
-first prompt with the template and then *extends* it: the model's generated text verbatim, the
-template's end-of-turn string, and the template's rendering of the new tool/user messages with the
-generation prompt. Every prompt is a prefix of the next, and of the full conversation.
+A template may render an earlier assistant turn differently from what the model generated there: Qwen3's
+keeps an assistant turn's ``<think>`` block only after the last real user message (so with thinking on,
+the reasoning of earlier turns survives while the question is the last user message, and is dropped once
+a later user message -- such as the malformed-call feedback -- follows), and with thinking off it never
+writes the empty ``<think>\n\n</think>\n\n`` its generation prompt put before the reply; Qwen2.5 and
+Llama 3.1 re-serialise structured tool calls. If each turn's prompt were rendered afresh, the model would
+see its own past output changed, and a per-turn training prefix would not be a prefix of the
+conversation. :class:`ChatRenderer` therefore renders the first prompt with the template and then
+*extends* it: the model's generated text (its own tokens) verbatim, the template's end-of-turn string,
+and the template's rendering of the new tool/user messages with the generation prompt. Every prompt is a
+prefix of the next, and of the full conversation.
+
+The rollout records each prompt it rendered (text and token ids); :meth:`ChatRenderer.training_prompt`
+is the prompt of a training row: that record where there is one, the template's rendering otherwise.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 _MARK = "TOOLGYM_RENDER_MARK_7f3a"
@@ -59,7 +67,6 @@ class ChatRenderer:
         self.tokenizer = tokenizer
         self.kwargs = {k: v for k, v in (template_kwargs or {}).items() if v is not None}
         self._episodes: dict[str, _Entry] = {}
-        self.end_of_turn = self._end_of_turn()
 
     def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                add_generation_prompt: bool = True) -> str:
@@ -69,7 +76,8 @@ class ChatRenderer:
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _end_of_turn(self) -> str:
+    @cached_property
+    def end_of_turn(self) -> str:
         """What the template writes after an assistant message's text (e.g. ``<|im_end|>\\n``)."""
         text = self.render([{"role": "user", "content": "u"}, {"role": "assistant", "content": _MARK}], None, False)
         return text[text.rfind(_MARK) + len(_MARK):] if _MARK in text else ""
@@ -106,6 +114,16 @@ class ChatRenderer:
 
     def prompt(self, episode: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
         return self.next_prompt(episode, messages, tools)[0]
+
+    def training_prompt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                        text: str | None = None, ids: list[int] | None = None) -> tuple[str, list[int]]:
+        """The prompt (text, token ids) of a training row: the prompt the rollout recorded there (``text``,
+        ``ids``: exactly what the model saw, whatever template or settings are given now), else the
+        template's rendering of ``messages`` -- what a server renders from the same messages."""
+        if text is not None:
+            return text, list(ids) if ids is not None else self.encode(text)
+        rendered = self.render(messages, tools, True)
+        return rendered, self.encode(rendered)
 
     def record(self, episode: str, text: str, ids: list[int] | None = None) -> None:
         """Remember the model's reply to the episode's last prompt (without the stop token)."""

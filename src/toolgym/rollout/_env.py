@@ -7,9 +7,15 @@ its tool calls run in the sandbox, the tool messages are appended, and the step 
 exactly as in training. The episode ends on a reply without tool calls (``terminated``) or at the
 turn limit (``truncated``).
 
-A reply whose tool calls cannot be read is, by default, answered with a message that says what was
-wrong and the episode goes on (``malformed="feedback"``); ``malformed="end"`` ends it, as the paper's
-evaluation script does.
+Replies are read with :func:`toolgym.parse.read_reply` in the episode's tool format (``format``:
+``hermes`` for Qwen, ``llama3`` for Llama 3.1, ...), the reading the reward entry points use in training.
+A reply whose tool calls cannot be read ends the episode (``malformed="end"``), as the paper's
+``data_sample.py`` and ``evaluation_self.py`` do (their parser finds no call, so the loop stops);
+``malformed="feedback"`` instead answers it with a message that says what was wrong and goes on.
+
+When the backend reports the prompt it rendered (local backends), each step records it
+(:class:`~toolgym.schema.RenderedPrompt`) with the reply's tokens, so training rows can use exactly the
+prompt the model saw.
 """
 
 from __future__ import annotations
@@ -19,40 +25,35 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from ..parse import ParsedResponse, parse, parse_openai_message, strip_think
+from ..parse import ParsedResponse, Reply, read_reply, tool_format
 from ..reward import Episode, check_variant
 from ..sandbox import ExecRequest, ExecResult, Executor, default_pool
-from ..schema import Environment, Step, ToolResult, Trajectory
+from ..schema import Environment, RenderedPrompt, Step, ToolResult, Trajectory
 
 
 @dataclass(frozen=True, slots=True)
 class EpisodeConfig:
-    """How an episode is run. ``format`` is how tool calls are written in the model's text."""
+    """How an episode is run. ``format``: the tool format the model writes (``toolgym.parse.TOOL_FORMATS``);
+    ``strip_thinking``: read calls only after a ``<think>`` block (the paper parses the whole reply);
+    ``malformed``: what an unreadable call does (``end``, the paper's; or ``feedback``)."""
 
     max_turns: int = 20
     reward_variant: str = "f1"
     system_prompt: str | None = None
     format: str = "hermes"
-    malformed: Literal["feedback", "end"] = "feedback"
-    strip_thinking: bool = True
+    malformed: Literal["feedback", "end"] = "end"
+    strip_thinking: bool = False
 
-
-def _reply_parts(action: Any) -> tuple[str, dict | None]:
-    """(raw text, native message) of whatever a caller passes as the model's reply."""
-    if hasattr(action, "text") and hasattr(action, "message"):  # a backend Generation
-        return action.text or "", action.message
-    if isinstance(action, str):
-        return action, None
-    if isinstance(action, dict):
-        return action.get("content") or "", action
-    raise TypeError(f"a reply must be text, an assistant message or a Generation, not {type(action).__name__}")
+    def __post_init__(self) -> None:
+        tool_format(self.format)  # an unknown format fails here, naming --tool-format
+        if self.malformed not in ("feedback", "end"):
+            raise ValueError(f"malformed must be 'end' or 'feedback' (--malformed), not {self.malformed!r}")
 
 
 def malformed_feedback(parsed: ParsedResponse, format: str) -> str:
     errors = "; ".join(m.error for m in parsed.malformed[:3])
-    how = ('<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-           if format in ("hermes", "qwen") else 'a JSON object {"name": ..., "parameters": {...}}')
-    return f"Your tool call could not be read ({errors}). Write each call as {how}, with valid JSON."
+    return (f"Your tool call could not be read ({errors}). Write each call as {tool_format(format).instruction}, "
+            "with valid JSON.")
 
 
 class ToolEnv:
@@ -76,52 +77,68 @@ class ToolEnv:
         self.messages.append({"role": "user", "content": self.env.question})
         self.episode = Episode.of(self.env, self.config.reward_variant)
         self.steps: list[Step] = []
+        self._last: tuple | None = None  # the previous turn's (prompt, ids) and (reply, ids), when reported
         self.final: str | None = None
         self.terminated = self.truncated = False
         self._started, self._done = True, False
         return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        parsed, raw, reasoning = self._parse(action)
-        results = self.executor.run(self._requests(parsed))
-        return self._apply(parsed, raw, reasoning, results)
+        reply = self._read(action)
+        results = self.executor.run(self._requests(reply.parsed))
+        return self._apply(reply, action, results)
 
     async def astep(self, action: Any, run_tools=None) -> tuple[dict, float, bool, bool, dict]:
         """``step`` for asyncio code: the tools run without blocking the event loop. ``run_tools`` may
         be a coroutine function taking the requests (a shared batcher, say)."""
-        parsed, raw, reasoning = self._parse(action)
-        requests = self._requests(parsed)
+        reply = self._read(action)
+        requests = self._requests(reply.parsed)
         if not requests:
             results: list[ExecResult] = []
         elif run_tools is not None:
             results = await run_tools(requests)
         else:
             results = await asyncio.to_thread(self.executor.run, requests)
-        return self._apply(parsed, raw, reasoning, results)
+        return self._apply(reply, action, results)
 
     # ---- internals ------------------------------------------------------------------------------
-    def _parse(self, action: Any) -> tuple[ParsedResponse, str, str]:
+    def _read(self, action: Any) -> Reply:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode is over; call reset() to start another")
-        raw, message = _reply_parts(action)
-        reasoning = ""
-        if message is not None and message.get("tool_calls"):
-            parsed = parse_openai_message(message, text_format=self.config.format)
-        else:
-            text = raw
-            if self.config.strip_thinking and "</think>" in text:
-                reasoning = text.split("</think>", 1)[0].replace("<think>", "").strip()
-                text = strip_think(text)
-            parsed = parse(text.strip(), self.config.format)
-        return parsed, raw, reasoning
+        return read_reply(action, self.config.format, strip_thinking=self.config.strip_thinking)
+
+    def _prompt(self, action: Any, raw: str) -> tuple[RenderedPrompt | None, list[int] | None]:
+        """The prompt the backend rendered for this turn (stored as the rest after the previous turn's
+        prompt and reply when it extends them), and the reply's tokens; None where not reported."""
+        text, ids = getattr(action, "prompt_text", None), getattr(action, "prompt_ids", None)
+        reply_ids = getattr(action, "token_ids", None)
+        reply_ids = list(reply_ids) if reply_ids is not None else None
+        if text is None:
+            self._last = None
+            return None, reply_ids
+        ids = list(ids) if ids is not None else None
+        record = RenderedPrompt(text=text, ids=ids)
+        if self._last is not None:
+            (head, head_ids), (before, before_ids) = self._last
+            lead, lead_ids = head + before, None
+            if head_ids is not None and before_ids is not None:
+                lead_ids = head_ids + before_ids
+            if text.startswith(lead) and (ids is None) == (lead_ids is None) and (
+                    ids is None or ids[:len(lead_ids)] == lead_ids):
+                record = RenderedPrompt(text=text[len(lead):], ids=None if ids is None else ids[len(lead_ids):],
+                                        extends=True)
+        self._last = ((text, ids), (raw, reply_ids))
+        return record, reply_ids
 
     def _requests(self, parsed: ParsedResponse) -> list[ExecRequest]:
         scoping = self.env.metadata.scoping  # the paper's data runs under the paper's scoping
         return [ExecRequest(c.name, c.arguments, self.env.code, scoping=scoping) for c in parsed.tool_calls]
 
-    def _apply(self, parsed: ParsedResponse, raw: str, reasoning: str, results: list[ExecResult]):
+    def _apply(self, reply: Reply, action: Any, results: list[ExecResult]):
+        parsed, raw, reasoning = reply.parsed, reply.raw, reply.reasoning
+        prompt, reply_ids = self._prompt(action, raw)
         turn = len(self.steps)
         outcome = self.episode.step(parsed, [r.output for r in results])
         calls = [c.model_copy(update={"id": f"call_{turn}_{i}"}) for i, c in enumerate(parsed.tool_calls)]
@@ -137,7 +154,7 @@ class ToolEnv:
         if feedback:
             self.messages.append({"role": "user", "content": malformed_feedback(parsed, self.config.format)})
         self.steps.append(Step(
-            index=turn, response=raw, content=parsed.content,
+            index=turn, response=raw, response_ids=reply_ids, prompt=prompt, content=parsed.content,
             results=[ToolResult(call=c, output=r.output, status=r.status, solved=s, seconds=r.seconds)
                      for c, r, s in zip(calls, results, outcome.solved)],
             malformed=parsed.malformed, reward=outcome.reward, branch=outcome.branch,
@@ -167,9 +184,14 @@ class ToolEnv:
         if status is None:
             status = "completed" if self.terminated else "truncated"
         metrics = self.episode.metrics(self.final if status != "failed" else None)
+        # how the replies were read: training reads its replies the same way (toolgym.train.data)
+        metadata: dict[str, Any] = {"tool_format": tool_format(self.config.format).name,
+                                    "strip_thinking": self.config.strip_thinking}
+        if self.seed is not None:
+            metadata["seed"] = self.seed
         return Trajectory(env_id=self.env.id, sample=sample, messages=self._observation()["messages"],
                           steps=self.steps, metrics=metrics, status=status, error=error, model=model,
-                          scenario=self.env.scenario, metadata={"seed": self.seed} if self.seed is not None else {})
+                          scenario=self.env.scenario, metadata=metadata)
 
 
 def check_env(env: Environment | ToolEnv, executor: Executor | None = None) -> None:
@@ -177,8 +199,9 @@ def check_env(env: Environment | ToolEnv, executor: Executor | None = None) -> N
 
     Checks: ``reset`` gives the question and the tools and is repeatable; a step before ``reset`` and
     after the end is refused; an empty reply ends the episode with -0.5; the gold solution, played as
-    Hermes text, earns a positive reward every turn and solves everything; the final answer then ends
-    the episode with reward 1 and Solve-F1 1; the turn limit truncates; observations are JSON."""
+    the episode's tool format writes it, earns a positive reward every turn and solves everything; the final
+    answer then ends the episode with reward 1 and Solve-F1 1; the turn limit truncates; observations are
+    JSON."""
     tenv = env if isinstance(env, ToolEnv) else ToolEnv(env, executor)
     e = tenv.env
     fresh = ToolEnv(e, tenv.executor, tenv.config)
@@ -204,11 +227,9 @@ def check_env(env: Environment | ToolEnv, executor: Executor | None = None) -> N
         raise AssertionError("step() after the end must raise RuntimeError")
     if e.solution:
         tenv.reset(seed=1)
+        writer = tool_format(tenv.config.format)
         for turn in e.solution:
-            text = "\n".join(c.to_hermes() for c in turn) if tenv.config.format in ("hermes", "qwen") else None
-            if text is None:
-                break
-            obs, reward, terminated, truncated, info = tenv.step(text)
+            obs, reward, terminated, truncated, info = tenv.step(writer.write(turn))
             assert reward > 0, f"a gold turn must earn a positive reward, got {reward} ({info['branch']})"
             assert not terminated, "a turn with tool calls must not end the episode"
             if truncated:
@@ -224,5 +245,5 @@ def check_env(env: Environment | ToolEnv, executor: Executor | None = None) -> N
                 json.dumps(t.model_dump(mode="json"))
         short = ToolEnv(e, tenv.executor, replace(tenv.config, max_turns=1))
         short.reset()
-        _, _, terminated, truncated, _ = short.step(e.solution[0][0].to_hermes())
+        _, _, terminated, truncated, _ = short.step(writer.write(e.solution[0][:1]))
         assert truncated and not terminated, "the turn limit must truncate the episode"

@@ -15,7 +15,15 @@ from ._environment import (
     content_id,
 )
 from ._tools import tool_function, tool_name, wrap_tool
-from ._trajectory import RewardBranch, Step, ToolResult, Trajectory, TrajectoryMetrics, TrajectoryStatus
+from ._trajectory import (
+    RenderedPrompt,
+    RewardBranch,
+    Step,
+    ToolResult,
+    Trajectory,
+    TrajectoryMetrics,
+    TrajectoryStatus,
+)
 from ._turn import TurnState
 from ._validate import build_environment, parse_environment, validate_environment, validate_tool_schema
 
@@ -26,6 +34,7 @@ __all__ = [
     "Environment",
     "MalformedCall",
     "Metadata",
+    "RenderedPrompt",
     "RewardBranch",
     "Scenario",
     "Scoping",

@@ -25,6 +25,20 @@ class ToolResult(BaseModel):
 RewardBranch = Literal["tool_calls", "empty", "malformed", "answer", "all_solved", "none"]
 
 
+class RenderedPrompt(BaseModel):
+    """The prompt a backend rendered for one turn, as text and token ids -- what the model saw. Backends
+    that render prompts themselves (transformers, vLLM's offline engine) report it; a server's is not
+    known. Stored compactly: with ``extends`` the prompt is the previous turn's prompt, the model's reply
+    to it (its ``response`` and ``response_ids``) and then ``text``/``ids``; otherwise ``text``/``ids`` are
+    the whole prompt. :meth:`Trajectory.prompts` gives every turn's whole prompt back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    ids: list[int] | None = None
+    extends: bool = False
+
+
 class Step(BaseModel):
     """One assistant turn and its step reward."""
 
@@ -32,6 +46,8 @@ class Step(BaseModel):
 
     index: int
     response: str = ""  # the raw model text (empty when the backend returned native tool calls only)
+    response_ids: list[int] | None = None  # the reply's own tokens, where the backend reports them
+    prompt: RenderedPrompt | None = None  # what the model saw at this turn, where the backend reports it
     content: str = ""  # the text part after tool calls were taken out
     results: list[ToolResult] = Field(default_factory=list)
     malformed: list[MalformedCall] = Field(default_factory=list)
@@ -78,3 +94,22 @@ class Trajectory(BaseModel):
     @property
     def tool_calls(self) -> list[ToolCall]:
         return [r.call for s in self.steps for r in s.results]
+
+    def prompts(self) -> list[RenderedPrompt | None]:
+        """Every step's whole prompt as the backend rendered it (``None`` where it was not reported)."""
+        out: list[RenderedPrompt | None] = []
+        previous: tuple[RenderedPrompt, Step] | None = None
+        for step in self.steps:
+            p = step.prompt
+            if p is not None and p.extends:
+                if previous is None:  # a chain whose start is missing: the prompt is not known
+                    p = None
+                else:
+                    head, before = previous
+                    ids = None
+                    if p.ids is not None and head.ids is not None and before.response_ids is not None:
+                        ids = head.ids + before.response_ids + p.ids
+                    p = RenderedPrompt(text=head.text + before.response + p.text, ids=ids)
+            out.append(p)
+            previous = (p, step) if p is not None else None
+        return out

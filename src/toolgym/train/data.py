@@ -4,8 +4,12 @@
 prompt -- the conversation up to that turn -- with the environment's state at that point (the unsolved
 expected items and the solve rate), so the step reward can be computed for any response sampled there.
 As in the reference ``data_sample.py``, the prompts are the question itself and the conversation after
-each turn that called tools (so every turn the episode reached has its prompt). Earlier assistant turns are kept as the model wrote them (its raw text, tool
-calls included), so a prompt shows the model its own past output exactly.
+each turn that called tools (so every turn the episode reached has its prompt). Earlier assistant turns
+are kept as the model wrote them (its raw text, tool calls included; calls a server returned natively are
+written in the model's own tool format, as its chat template renders them). Where the rollout recorded
+the prompt it rendered (local backends), the row carries it (``prompt_text``/``prompt_ids``): training
+uses exactly what the model saw. Each row also carries how the rollout read replies (``tool_format``,
+``strip_thinking``), so the reward reads a sampled reply the same way.
 
 **Preference pairs**: from several trajectories of one environment, ``step`` pairs take two different
 responses to the same prompt and prefer the one with the higher step reward; ``trajectory`` pairs take
@@ -26,8 +30,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ..parse import read_reply, tool_format
 from ..reward import Episode
-from ..schema import Environment, Step, ToolCall, Trajectory, TurnState
+from ..schema import Environment, RenderedPrompt, Step, ToolCall, Trajectory, TurnState
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,22 +46,31 @@ class PreferencePair:
     rejected_score: float
     level: str
     meta: dict[str, Any] = field(default_factory=dict)
+    prompt_text: str | None = None  # the prompt as the model saw it, where the rollout recorded it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def assistant_text(step: Step, message: Mapping[str, Any]) -> str:
-    """The assistant turn as the model wrote it: its raw reply, or -- for native tool calls from an API,
-    whose text holds no calls -- the content followed by the calls in Hermes form."""
+def assistant_text(step: Step, message: Mapping[str, Any], format: str | None = "hermes",
+                   strip_thinking: bool = False) -> str:
+    """The assistant turn as the model wrote it: its raw reply, or -- for tool calls a server returned
+    natively, whose text holds no calls -- the content followed by the calls as the model's tool format
+    writes them (which is how its chat template renders a structured call)."""
     raw = step.response or ""
     calls = message.get("tool_calls") or []
-    if raw and (not calls or "<tool_call>" in raw or "<|python_tag|>" in raw):
+    if not calls or read_reply(raw, format, strip_thinking=strip_thinking).parsed.tool_calls:
         return raw
-    parts = [message.get("content") or ""] + [ToolCall(name=c["function"]["name"],
-                                                         arguments=json.loads(c["function"]["arguments"] or "{}")
-                                                         ).to_hermes() for c in calls]
-    return "\n".join(p for p in parts if p)
+    native = [ToolCall(name=c["function"]["name"], arguments=json.loads(c["function"]["arguments"] or "{}"))
+              for c in calls]
+    return tool_format(format).write(native, message.get("content") or "")
+
+
+def reading(trajectory: Trajectory) -> tuple[str | None, bool | None]:
+    """How the rollout read this trajectory's replies: its tool format and thinking setting (None when the
+    trajectory does not say: written before toolgym recorded them)."""
+    fmt, strip = trajectory.metadata.get("tool_format"), trajectory.metadata.get("strip_thinking")
+    return (str(fmt) if fmt else None), (bool(strip) if strip is not None else None)
 
 
 def _plain(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,13 +78,16 @@ def _plain(m: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _state(env: Environment, episode: Episode, messages: list[dict[str, Any]], *, sample: int = 0, turn: int = 0,
-           response: str = "", reward: float | None = None) -> TurnState:
+           response: str = "", reward: float | None = None, prompt: RenderedPrompt | None = None,
+           read: tuple[str | None, bool | None] = (None, None)) -> TurnState:
     """The turn of ``env`` whose prompt is ``messages``, at the state ``episode`` has reached."""
     return TurnState(
         env_id=env.id, sample=sample, turn=turn, messages=messages, tools=env.tools, codes=env.code,
         unsolved=episode.unsolved.to_dict(), solve_rate=episode.solve_rate, answer=env.answer,
         scenario=env.scenario, split=env.split, data_source=env.data_source, response=response, reward=reward,
-        scoping=env.metadata.scoping)
+        scoping=env.metadata.scoping,
+        prompt_text=prompt.text if prompt is not None else None, prompt_ids=prompt.ids if prompt is not None else None,
+        tool_format=read[0], strip_thinking=read[1])
 
 
 def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnState]:
@@ -80,6 +97,8 @@ def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnState
     episode = Episode.of(env)
     history: list[dict[str, Any]] = []
     steps = iter(trajectory.steps)
+    prompts = iter(trajectory.prompts())
+    read = reading(trajectory)
     messages = trajectory.messages
     turn = 0
     last_called = False
@@ -93,9 +112,9 @@ def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnState
         step = next(steps, None)
         if step is None:
             return
-        text = assistant_text(step, m)
+        text = assistant_text(step, m, read[0], bool(read[1]))
         yield _state(env, episode, list(history), sample=trajectory.sample, turn=turn, response=text,
-                     reward=step.reward)
+                     reward=step.reward, prompt=next(prompts, None), read=read)
         history.append({"role": "assistant", "content": text})
         calls = m.get("tool_calls") or []
         i += 1
@@ -108,8 +127,8 @@ def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnState
         episode.record([c["function"]["name"] for c in calls[:len(outputs)]], outputs[:len(calls)])
         last_called = bool(calls)
         turn += 1
-    if last_called and trajectory.status == "truncated":
-        yield _state(env, episode, list(history), sample=trajectory.sample, turn=turn)
+    if last_called and trajectory.status == "truncated":  # a prompt the model never saw: none was rendered
+        yield _state(env, episode, list(history), sample=trajectory.sample, turn=turn, read=read)
 
 
 def prefixes(trajectories: Iterable[Trajectory], envs: Mapping[str, Environment], *, dedupe: bool = True,
@@ -140,10 +159,11 @@ def _continuation(t: Trajectory) -> tuple[list[dict[str, Any]], str]:
     first = next((i for i, m in enumerate(t.messages) if m.get("role") == "assistant"), len(t.messages))
     parts = []
     steps = iter(t.steps)
+    fmt, strip = reading(t)
     for m in t.messages[first:]:
         if m.get("role") == "assistant":
             step = next(steps, None)
-            parts.append(assistant_text(step, m) if step is not None else (m.get("content") or ""))
+            parts.append(assistant_text(step, m, fmt, bool(strip)) if step is not None else (m.get("content") or ""))
         elif m.get("role") == "tool":
             parts.append(f"<tool_response>\n{m.get('content') or ''}\n</tool_response>")
         else:
@@ -156,28 +176,30 @@ def preference_pairs(trajectories: Iterable[Trajectory], envs: Mapping[str, Envi
                      seed: int = 0) -> list[PreferencePair]:
     """DPO pairs from several trajectories of the same environments (see the module docstring)."""
     rng = random.Random(seed)
-    groups: dict[str, list[tuple[float, list[dict[str, Any]], str, str]]] = defaultdict(list)
+    groups: dict[str, list[tuple[float, list[dict[str, Any]], str, str, str | None]]] = defaultdict(list)
     for t in trajectories:
         env = envs.get(t.env_id)
         if env is None or t.status == "failed":
             continue
         if level == "trajectory":
             prompt, text = _continuation(t)
-            groups[env.id].append((t.metrics.solve_f1, prompt, text, env.id))
+            first = t.prompts()[0] if t.steps else None
+            groups[env.id].append((t.metrics.solve_f1, prompt, text, env.id, first.text if first else None))
         else:
             for p in turn_prompts(t, env):
                 if p.response:
-                    groups[p.key].append((p.reward, p.messages, p.response, env.id))
+                    groups[p.key].append((p.reward, p.messages, p.response, env.id, p.prompt_text))
     pairs: list[PreferencePair] = []
     for items in groups.values():
         unique = {}
-        for score, prompt, text, env_id in items:
-            unique.setdefault(text, (score, prompt, text, env_id))
+        for score, prompt, text, env_id, prompt_text in items:
+            unique.setdefault(text, (score, prompt, text, env_id, prompt_text))
         ranked = sorted(unique.values(), key=lambda x: -x[0])
         candidates = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1:] if a[0] - b[0] > margin]
         rng.shuffle(candidates)
         for a, b in candidates[:max_per_prompt]:
             env = envs[a[3]]
             pairs.append(PreferencePair(env_id=a[3], prompt=a[1], chosen=a[2], rejected=b[2], tools=env.tools,
-                                        chosen_score=a[0], rejected_score=b[0], level=level))
+                                        chosen_score=a[0], rejected_score=b[0], level=level,
+                                        prompt_text=a[4] if a[4] is not None else b[4]))
     return pairs

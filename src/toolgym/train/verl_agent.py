@@ -7,12 +7,14 @@ schemas), as the paper's data does. So:
 
 * :class:`ToolgymSingleTurnAgentLoop` (``toolgym_single_turn``) -- the paper's recipe: verl's own
   single-turn loop, with the row's tools passed to the chat template, as the paper's fork did
-  (``apply_chat_template(messages, tools=json.loads(row["tools"]), add_generation_prompt=True)``).
-  The reward is computed afterwards by verl's reward loop with ``toolgym.reward.verl.compute_score``.
+  (``apply_chat_template(messages, tools=json.loads(row["tools"]), add_generation_prompt=True)``) --
+  except where the row carries the prompt the rollout recorded (``extra_info.prompt_ids``): the model is
+  then given exactly the tokens it saw in the rollout. The reward is computed afterwards by verl's reward
+  loop with ``toolgym.reward.verl.compute_score``.
 * :class:`ToolgymMultiTurnAgentLoop` (``toolgym_multi_turn``) -- beyond the paper: the model acts in the
   environment turn after turn. Each reply is parsed, its tool calls run in toolgym's sandbox and are
   scored by :class:`toolgym.rollout.ToolEnv` (the same episode semantics and step reward as ``toolgym
-  rollout``); the tool messages are appended with verl's Continuous Token builder, so tool tokens get
+  rollout``, reading replies in the row's tool format); the tool messages are appended with verl's Continuous Token builder, so tool tokens get
   response-mask 0 exactly as in verl's ``ToolAgentLoop``. The step rewards are ``turn_scores`` and the
   trajectory reward (``reward_score``) is their mean, sum, or the episode's Solve-F1.
 * :class:`ToolRowsDataset` -- verl's ``RLHFDataset`` whose overlong-prompt filter counts each row's own
@@ -58,11 +60,19 @@ def row_tools(row: Mapping[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def prompt_token_ids(tokenizer, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
-                     template_kwargs: Mapping[str, Any] | None = None) -> list[int]:
-    """The prompt's token ids with its tools rendered, as verl's agent loops build them."""
+                     template_kwargs: Mapping[str, Any] | None = None, recorded: list[int] | None = None) -> list[int]:
+    """The prompt's token ids: the ids the rollout recorded for the row (what the model saw), else the chat
+    template's rendering with its tools, as verl's agent loops build them."""
+    if recorded is not None:
+        return list(recorded)
     return normalize_token_ids(tokenizer.apply_chat_template(
         list(messages), tools=tools, add_generation_prompt=True, tokenize=True,
         **dict(template_kwargs or {})))
+
+
+def recorded_prompt_ids(row: Mapping[str, Any]) -> list[int] | None:
+    """The prompt token ids the rollout recorded for a row (``extra_info.prompt_ids``), or None."""
+    return verl_to_turn(row).prompt_ids
 
 
 def row_environment(row: Mapping[str, Any]) -> Environment:
@@ -116,13 +126,17 @@ class ToolgymSingleTurnAgentLoop(SingleTurnAgentLoop):
     def __init__(self, *args, name: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._tools: list[dict[str, Any]] | None = None
+        self._recorded: list[int] | None = None
         check_reward_decoding(self.tokenizer)
 
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> AgentLoopOutput:
         self._tools = row_tools(kwargs)  # one loop instance per sample: this is that sample's tools
+        self._recorded = recorded_prompt_ids(kwargs)
         return await super().run(sampling_params, **kwargs)
 
     async def ct_build_initial_tokens(self, messages, tools=None, **kwargs) -> list[int]:
+        if self._recorded is not None:  # what the model saw in the rollout, token for token
+            return list(self._recorded)
         tools = tools if tools is not None else self._tools
         return await super().ct_build_initial_tokens(messages, tools=tools, **kwargs)
 
@@ -140,12 +154,15 @@ class ToolgymMultiTurnAgentLoop(AgentLoopBase):
     """
 
     def __init__(self, *args, name: str | None = None, trajectory_reward: str = "mean",
-                 reward_variant: str | None = None, **kwargs):
+                 reward_variant: str | None = None, tool_format: str | None = None, malformed: str = "end",
+                 **kwargs):
         super().__init__(*args, **kwargs)
         if trajectory_reward not in TRAJECTORY_REWARDS:
             raise ValueError(f"trajectory_reward must be one of {TRAJECTORY_REWARDS}, not {trajectory_reward!r}")
         self.trajectory_reward = trajectory_reward
         self.reward_variant = reward_variant
+        self.tool_format = tool_format  # run-wide; a row's own tool_format wins, as in the reward
+        self.malformed = malformed
         multi_turn = self.rollout_config.multi_turn
         self.max_turns = multi_turn.max_assistant_turns or EpisodeConfig().max_turns  # the paper's limit
         self.max_tool_chars = multi_turn.max_tool_response_length
@@ -159,12 +176,15 @@ class ToolgymMultiTurnAgentLoop(AgentLoopBase):
         tools = state.tools or None
         variant = verl_row_variant(kwargs, self.reward_variant)  # as the reward reads it
         env = ToolEnv(turn_environment(state), worker_executor(),
-                      EpisodeConfig(max_turns=self.max_turns, reward_variant=variant))
+                      EpisodeConfig(max_turns=self.max_turns, reward_variant=variant, malformed=self.malformed,
+                                    format=state.tool_format or self.tool_format or "hermes",
+                                    strip_thinking=bool(state.strip_thinking)))
         env.reset()
         metrics: dict[str, Any] = {}
         extra_fields: dict[str, Any] = {}
         request_id = f"det-{int(priority)}" if self.rollout_config.full_determinism else uuid4().hex
-        prompt_ids = await self.ct_build_initial_tokens(messages, tools=tools)
+        prompt_ids = (list(state.prompt_ids) if state.prompt_ids is not None
+                      else await self.ct_build_initial_tokens(messages, tools=tools))
         mask: list[int] = []
         logprobs: list[float] = []
         turn_scores: list[float] = []
@@ -271,7 +291,7 @@ class ToolRowsDataset(RLHFDataset):
         kwargs = dict(self.apply_chat_template_kwargs or {})
 
         def fits(doc) -> bool:
-            return len(prompt_token_ids(tokenizer, doc[key], row_tools(doc), kwargs)) <= limit
+            return len(prompt_token_ids(tokenizer, doc[key], row_tools(doc), kwargs, recorded_prompt_ids(doc))) <= limit
 
         kept = dataframe.filter(fits, num_proc=self.num_workers,
                                 desc=f"Filtering prompts longer than {limit} tokens (row tools included)")

@@ -97,6 +97,8 @@ class VerlRunConfig:
     max_turns: int = 20  # multi-turn: assistant turns per episode
     max_tool_response_chars: int = 8192  # multi-turn: a tool output longer than this is cut (as verl does)
     trajectory_reward: str = "mean"  # multi-turn: mean, sum of the step rewards, or the episode's solve_f1
+    tool_format: str | None = None  # how replies are read (hermes, llama3, ...); None: each row's, else hermes
+    malformed: str = "end"  # multi-turn: an unreadable call ends the episode (the paper's) or gets feedback
     overrides: list[str] = field(default_factory=list)  # --set key=value (Hydra syntax); they win
     python: str = sys.executable
 
@@ -104,6 +106,12 @@ class VerlRunConfig:
         self.data, self.out = Path(self.data), Path(self.out)
         if self.algo not in ALGOS:
             raise ConfigError(f"--algo must be one of {', '.join(ALGOS)}, not {self.algo!r}")
+        if self.tool_format is not None:
+            from ..parse import tool_format
+
+            self.tool_format = tool_format(self.tool_format).name
+        if self.malformed not in ("end", "feedback"):
+            raise ConfigError(f"--malformed must be 'end' or 'feedback', not {self.malformed!r}")
         if self.trajectory_reward not in TRAJECTORY_REWARDS:
             raise ConfigError(f"--trajectory-reward must be one of {', '.join(TRAJECTORY_REWARDS)}, "
                               f"not {self.trajectory_reward!r}")
@@ -200,6 +208,7 @@ def build_verl_config(cfg: VerlRunConfig) -> dict[str, Any]:
         "reward.reward_manager.name": "naive",
         "reward.custom_reward_function.path": str(reward_file()),
         "reward.custom_reward_function.name": "compute_score",
+        **({"+reward.custom_reward_function.reward_kwargs.tool_format": cfg.tool_format} if cfg.tool_format else {}),
         "algorithm.use_kl_in_reward": False,
         "trainer.critic_warmup": 0,
         "trainer.logger": list(cfg.logger),
@@ -278,7 +287,8 @@ def agent_loop_entries(cfg: VerlRunConfig) -> list[dict[str, Any]]:
     ``agent_name`` column can also pick one."""
     return [
         {"name": SINGLE_TURN_LOOP, "_target_": AGENT_LOOPS[SINGLE_TURN_LOOP]},
-        {"name": MULTI_TURN_LOOP, "_target_": AGENT_LOOPS[MULTI_TURN_LOOP], "trajectory_reward": cfg.trajectory_reward},
+        {"name": MULTI_TURN_LOOP, "_target_": AGENT_LOOPS[MULTI_TURN_LOOP], "trajectory_reward": cfg.trajectory_reward,
+         "tool_format": cfg.tool_format, "malformed": cfg.malformed},
     ]
 
 
