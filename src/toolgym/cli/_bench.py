@@ -29,6 +29,7 @@ from ..bench import (
 from ..bench.contamination import overlap_to_dict
 from ..errors import ConfigError
 from ..io import atomic_write_text
+from ..parse import tool_format as find_format
 from ._common import console, fail, load_envs, progress
 from ._rollout import (
     BackendOpt,
@@ -178,7 +179,8 @@ async def _run_own(o: RunOptions, d: DataOptions, backend, executor, out: Path, 
     from ..rollout import EpisodeConfig, RolloutConfig
 
     envs = load_envs(_need(d.envs, "--envs", "own"), d.split, limit)
-    config = RolloutConfig(concurrency=o.concurrency, episode=EpisodeConfig(max_turns=o.max_turns))
+    config = RolloutConfig(concurrency=o.concurrency, episode=EpisodeConfig(
+        max_turns=o.max_turns, malformed=o.malformed, format=o.tool_format, strip_thinking=o.strip_thinking))
     return await arun_own(envs, backend, out, config=config, executor=executor)
 
 
@@ -271,6 +273,9 @@ def bench_cmd(
     max_failed_fraction: Annotated[float, typer.Option(help="Exit with code 1 when more than this fraction of a "
                                                             "benchmark's items failed to run (the backend never "
                                                             "answered); finished items are kept.")] = 0.5,
+    tool_format: Annotated[str, typer.Option("--tool-format", help="own: how the model writes tool calls (hermes: "
+                                             "Qwen; llama3: Llama 3.1; openai; auto). The public benchmarks "
+                                             "read either format.")] = "hermes",
 ) -> None:
     """Run a model on public benchmarks (bfcl, toolhop, taubench, tau2, rotbench), our held-out environments
     (own) and lm-eval tasks (general); print each report, save suite.json, and with --compare-to the
@@ -281,12 +286,17 @@ def bench_cmd(
     if model is None:
         fail("give the MODEL to evaluate (or --list to see the benchmarks)")
     names = _suite_names(suite)
+    try:
+        find_format(tool_format)
+    except ConfigError as exc:
+        fail(str(exc))
     if backend == "scripted" and names != ["own"]:
         fail("the scripted baseline follows toolgym environments' gold solutions; it can only run --suite own")
     o = RunOptions(envs=envs or Path("."), backend=backend, base_url=base_url, model=model, samples=1,
                    concurrency=concurrency, max_turns=max_turns, temperature=temperature, max_tokens=max_tokens,
-                   reward_variant="f1", malformed="feedback", thinking=thinking, system_prompt=None, error_rate=None,
-                   split=split, limit=None, seed=0, executor=executor, workers=workers, timeout=timeout)
+                   reward_variant="f1", malformed="end", thinking=thinking, system_prompt=None, error_rate=None,
+                   split=split, limit=None, seed=0, executor=executor, workers=workers, timeout=timeout,
+                   tool_format=tool_format)
     d = DataOptions(envs=envs, split=split, bfcl_categories=bfcl_categories, bfcl_handler=bfcl_handler,
                     per_category=per_category, toolhop=toolhop, toolhop_mode=toolhop_mode, toolhop_think=toolhop_think,
                     taubench=taubench, tau_info=tau_info, tau_domain=tau_domain, tau_split=tau_split,

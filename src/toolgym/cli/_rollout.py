@@ -24,6 +24,7 @@ from ..models import (
     Sampling,
     make_backend,
 )
+from ..parse import FORMAT_NAMES, tool_format
 from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, failure_reason, load_trajectories, rollout
 from ..schema import Environment, Trajectory
 from ._common import console, fail, load_envs, progress
@@ -42,7 +43,9 @@ MaxTurns = Annotated[int, typer.Option(min=1, help="Turn limit per episode.")]
 Temperature = Annotated[float, typer.Option(min=0.0, help="Sampling temperature (0: greedy).")]
 MaxTokens = Annotated[int, typer.Option(min=1, help="Maximum new tokens per turn.")]
 Variant = Annotated[str, typer.Option("--reward-variant", help="Step reward: f1, precision, rate, product.")]
-Malformed = Annotated[str, typer.Option(help="On an unreadable tool call: 'feedback' (tell the model, go on) or 'end' (the paper's script).")]
+Malformed = Annotated[str, typer.Option(help="On an unreadable tool call: 'end' (the paper's data_sample.py and evaluation_self.py) or 'feedback' (tell the model, go on).")]
+ToolFormatOpt = Annotated[str, typer.Option("--tool-format", help=f"How the model writes tool calls: {', '.join(FORMAT_NAMES)} (hermes: Qwen2.5/Qwen3; llama3: Llama 3.1; openai: the server's native calls).")]
+StripThinking = Annotated[bool, typer.Option("--strip-thinking/--keep-thinking", help="Read tool calls only after a <think> block (the paper parses the whole reply).")]
 Thinking = Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Reasoning mode for models that have it (Qwen3).")]
 SystemPrompt = Annotated[str | None, typer.Option(help="A system prompt before the question.")]
 ErrorRate = Annotated[list[str] | None, typer.Option("--error-rate", help="Scripted baseline: NAME=RATE for wrong_tool, wrong_argument, missing_call, malformed_call, early_answer.")]
@@ -73,6 +76,8 @@ class RunOptions:
     workers: int | None
     timeout: float
     overwrite: bool = False
+    tool_format: str = "hermes"
+    strip_thinking: bool = False
 
 
 def backend_config(o: RunOptions) -> BackendConfig:
@@ -80,7 +85,8 @@ def backend_config(o: RunOptions) -> BackendConfig:
     return BackendConfig(o.backend, Endpoint(model=o.model or "", base_urls=tuple(o.base_url or ()),
                                              concurrency=o.concurrency),
                          Sampling(temperature=o.temperature, max_tokens=o.max_tokens, thinking=o.thinking, seed=o.seed),
-                         errors=ErrorRates.parse(o.error_rate or []))
+                         errors=ErrorRates.parse(o.error_rate or []),
+                         options={"tool_format": o.tool_format} if o.backend == "scripted" else {})
 
 
 def build_backend(o: RunOptions) -> Backend:
@@ -104,7 +110,7 @@ def run(o: RunOptions, out: Path, envs: list[Environment]) -> RolloutSummary:
     backend = build_backend(o)
     config = RolloutConfig(samples=o.samples, concurrency=o.concurrency, episode=EpisodeConfig(
         max_turns=o.max_turns, reward_variant=o.reward_variant, system_prompt=o.system_prompt,
-        malformed=o.malformed))
+        malformed=o.malformed, format=o.tool_format, strip_thinking=o.strip_thinking))
     executor = build_executor(o.executor, o.workers, o.timeout)
     stats = {"n": 0, "f1": 0.0, "failed": 0}
     try:
@@ -137,7 +143,11 @@ def run(o: RunOptions, out: Path, envs: list[Environment]) -> RolloutSummary:
 def _options(**kwargs) -> RunOptions:
     o = RunOptions(**kwargs)
     if o.malformed not in ("feedback", "end"):
-        fail("--malformed must be 'feedback' or 'end'")
+        fail("--malformed must be 'end' or 'feedback'")
+    try:
+        o.tool_format = tool_format(o.tool_format).name
+    except ConfigError as exc:
+        fail(str(exc))
     return o
 
 
@@ -145,10 +155,11 @@ def rollout_cmd(
     envs: Envs, out: Annotated[Path, typer.Option("--out", help="Trajectories (JSONL, appended; a rerun resumes).")],
     backend: BackendOpt = "openai", base_url: BaseUrl = None, model: Model = None, samples: Samples = 1,
     concurrency: Concurrency = 64, max_turns: MaxTurns = 20, temperature: Temperature = 0.0,
-    max_tokens: MaxTokens = 1024, reward_variant: Variant = "f1", malformed: Malformed = "feedback",
+    max_tokens: MaxTokens = 1024, reward_variant: Variant = "f1", malformed: Malformed = "end",
     thinking: Thinking = None, system_prompt: SystemPrompt = None, error_rate: ErrorRate = None, split: Split = None,
     limit: Limit = None, seed: Seed = 0, executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None,
     timeout: TimeoutOpt = 10.0, overwrite: Overwrite = False, max_failed_fraction: MaxFailedOpt = DEFAULT_MAX_FAILED,
+    tool_format: ToolFormatOpt = "hermes", strip_thinking: StripThinking = False,
 ) -> None:
     """Roll a model out in environments: many episodes at once, tools in the sandbox, every step scored.
 
@@ -158,7 +169,7 @@ def rollout_cmd(
                  max_turns=max_turns, temperature=temperature, max_tokens=max_tokens, reward_variant=reward_variant,
                  malformed=malformed, thinking=thinking, system_prompt=system_prompt, error_rate=error_rate,
                  split=split, limit=limit, seed=seed, executor=executor, workers=workers, timeout=timeout,
-                 overwrite=overwrite)
+                 overwrite=overwrite, tool_format=tool_format, strip_thinking=strip_thinking)
     distinct({"--envs": envs}, {"--out": out})
     summary = run(o, out, load_envs(envs, split, limit))
     if failures_dominate(summary.failed_total, summary.planned, summary.errors, max_failed_fraction, out):
@@ -181,10 +192,11 @@ def eval_cmd(
     exclude_failed: Annotated[bool, typer.Option(help="Leave failed episodes out of the metrics.")] = False,
     backend: BackendOpt = "openai", base_url: BaseUrl = None, model: Model = None, samples: Samples = 1,
     concurrency: Concurrency = 64, max_turns: MaxTurns = 20, temperature: Temperature = 0.0,
-    max_tokens: MaxTokens = 1024, reward_variant: Variant = "f1", malformed: Malformed = "feedback",
+    max_tokens: MaxTokens = 1024, reward_variant: Variant = "f1", malformed: Malformed = "end",
     thinking: Thinking = None, system_prompt: SystemPrompt = None, error_rate: ErrorRate = None, split: Split = None,
     limit: Limit = None, seed: Seed = 0, executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None,
     timeout: TimeoutOpt = 10.0, overwrite: Overwrite = False, max_failed_fraction: MaxFailedOpt = DEFAULT_MAX_FAILED,
+    tool_format: ToolFormatOpt = "hermes", strip_thinking: StripThinking = False,
 ) -> None:
     """Solve-P, Solve-R, Solve-F1 and answer accuracy per scenario, with 95% bootstrap intervals.
 
@@ -196,7 +208,8 @@ def eval_cmd(
                      concurrency=concurrency, max_turns=max_turns, temperature=temperature, max_tokens=max_tokens,
                      reward_variant=reward_variant, malformed=malformed, thinking=thinking,
                      system_prompt=system_prompt, error_rate=error_rate, split=split, limit=limit, seed=seed,
-                     executor=executor, workers=workers, timeout=timeout, overwrite=overwrite)
+                     executor=executor, workers=workers, timeout=timeout, overwrite=overwrite,
+                     tool_format=tool_format, strip_thinking=strip_thinking)
         rollout_out = (out.with_suffix(".trajectories.jsonl") if out else
                        Path("runs") / f"eval-{(model or backend).replace('/', '_')}.jsonl")
     elif not trajectories.exists():

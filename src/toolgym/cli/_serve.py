@@ -21,7 +21,9 @@ def serve_fake_cmd(
     api_key: Annotated[str | None, typer.Option(help="Require this API key (others get HTTP 401).")] = None,
     latency: Annotated[float, typer.Option(help="Seconds added to every request, as a real model would take.")] = 0.0,
     text_tools: Annotated[bool, typer.Option("--text-tools", help="Write tool calls in the reply's text "
-                                                                  "(<tool_call>), not as native tool_calls.")] = False,
+                                                                  "(in --tool-format), not as native tool_calls.")] = False,
+    tool_format: Annotated[str, typer.Option("--tool-format", help="How the model writes its calls: hermes "
+                                             "(Qwen's <tool_call> blocks) or llama3 (Llama 3.1's JSON calls).")] = "hermes",
     error_rate: Annotated[list[str] | None, typer.Option("--error-rate", help="NAME=RATE for wrong_tool, "
                           "wrong_argument, missing_call, malformed_call, early_answer.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the error draws.")] = 0,
@@ -30,10 +32,13 @@ def serve_fake_cmd(
     rates): try rollout, eval, bench and the loop without a GPU. It prints its URL once it is ready."""
     from ..models import ErrorRates
     from ..models.fake_server import serve
+    from ..parse import tool_format as find_format
 
     try:
         errors = ErrorRates.parse(error_rate or [])
+        fmt = find_format(tool_format).name
         serve(load_envs(envs), host=host, port=port, model=model, api_key=api_key, latency_s=latency,
-              native=not text_tools, errors=errors, seed=seed, announce=lambda line: console.print(line, soft_wrap=True))
+              native=not text_tools, errors=errors, seed=seed, tool_format=fmt,
+              announce=lambda line: console.print(line, soft_wrap=True))
     except ConfigError as exc:
         fail(str(exc))

@@ -26,6 +26,9 @@ def prepare_cmd(
     dedupe: Annotated[bool, typer.Option(help="Keep identical prompts once.")] = True,
     include_failed: Annotated[bool, typer.Option(help="Also cut failed episodes into prompts.")] = False,
     overwrite: Overwrite = False,
+    layout: Annotated[str, typer.Option(help="Rows beside turns.jsonl: 'toolgym' (verl parquet and a TRL dataset, "
+                                             "each prompt as the model saw it) or 'reference' (the paper's "
+                                             "data_sample.py rows, for its own scripts).")] = "toolgym",
 ) -> None:
     """Cut trajectories into the paper's per-turn prompts (verl parquet, TRL dataset) and, optionally, DPO pairs.
 
@@ -36,6 +39,8 @@ def prepare_cmd(
 
     if pairs not in ("none", "step", "trajectory"):
         fail("--pairs must be none, step or trajectory")
+    if layout not in ("toolgym", "reference"):
+        fail("--layout must be toolgym or reference")
     for path in trajectories:
         if not path.exists():
             fail(f"{path} does not exist")
@@ -44,8 +49,8 @@ def prepare_cmd(
         fail(f"--out {out} is a file; give a folder")
     env_map = {e.id: e for e in load_envs(envs)}
     identity = {"trajectories": [[str(p), sha256_of(p)] for p in trajectories], "envs_sha256": sha256_of(envs),
-                "pairs": pairs, "margin": margin, "dedupe": dedupe, "include_failed": include_failed}
-    owns = [out / "turns.jsonl", out / "verl", out / "trl", out / "pairs.jsonl"]
+                "pairs": pairs, "margin": margin, "dedupe": dedupe, "include_failed": include_failed, "layout": layout}
+    owns = [out / "turns.jsonl", out / "verl", out / "trl", out / "reference", out / "pairs.jsonl"]
     try:
         with Run(out, kind="train-data", identity=identity, folder=True, overwrite=overwrite, owns=owns) as run:
             if run.complete:
@@ -59,7 +64,7 @@ def prepare_cmd(
                 runs.extend(load_trajectories(path, on_error=rejects))
             prompts = list(prefixes(runs, env_map, dedupe=dedupe, skip_failed=not include_failed))
             pair_list = preference_pairs(runs, env_map, level=pairs, margin=margin) if pairs != "none" else []
-            counts = write_data(out, prompts, pair_list)
+            counts = write_data(out, prompts, pair_list, layout=layout)
             run.save("complete", counts=counts, extra={"trajectories": [str(p) for p in trajectories],
                                                        "envs": str(envs)})
     except RunRefused as exc:
@@ -154,6 +159,9 @@ def loop_cmd(
         min=0.0, max=1.0, help="Stop when more than this share of a rollout's episodes failed (the model never "
                                "answered).")] = 0.1,
     overwrite: Overwrite = False,
+    tool_format: Annotated[str, typer.Option("--tool-format", help="How the model writes tool calls: hermes (Qwen2.5/Qwen3) or llama3 (Llama 3.1).")] = "hermes",
+    strip_thinking: Annotated[bool, typer.Option("--strip-thinking/--keep-thinking", help="Read tool calls only after a <think> block (the paper parses the whole reply).")] = False,
+    malformed: Annotated[str, typer.Option(help="On an unreadable tool call: 'end' (the paper's) or 'feedback'.")] = "end",
 ) -> None:
     """The paper's loop: roll out the current model, cut per-turn prompts, train (TRL), evaluate on the held-out
     split, repeat from the new checkpoint. Resumable; writes summary.json and solve_f1.png (the paper's Figure 5)."""
@@ -161,9 +169,18 @@ def loop_cmd(
 
     if backend not in ("transformers", "vllm"):
         fail("--backend must be transformers or vllm (the loop loads each new checkpoint locally)")
+    if malformed not in ("end", "feedback"):
+        fail("--malformed must be 'end' or 'feedback'")
+    from ..parse import tool_format as find_format
+
+    try:
+        tool_format = find_format(tool_format).name
+    except ConfigError as exc:
+        fail(str(exc))
     config = LoopConfig(envs=envs, model=model, out=out, iterations=iterations, samples=samples, backend=backend,
                         max_new_tokens=max_new_tokens, max_turns=max_turns, train_limit=train_limit,
-                        eval_limit=eval_limit, max_failed_fraction=max_failed_fraction,
+                        eval_limit=eval_limit, max_failed_fraction=max_failed_fraction, tool_format=tool_format,
+                        strip_thinking=strip_thinking, malformed=malformed,
                         trl={"algo": algo, "learning_rate": lr, "num_generations": num_generations,
                              "per_device_batch_size": batch_size, "max_steps": max_steps,
                              "max_completion_length": max_completion_length})

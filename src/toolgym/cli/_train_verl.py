@@ -24,6 +24,8 @@ def train_verl_cmd(
     max_turns: Annotated[int, typer.Option(help="--episodes: assistant turns per episode.")] = 20,
     trajectory_reward: Annotated[str, typer.Option(help="--episodes: the episode's reward: mean or sum of the step rewards, or solve_f1.")] = "mean",
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Reasoning mode of the chat template (Qwen3).")] = None,
+    tool_format: Annotated[str | None, typer.Option("--tool-format", help="How replies are read (hermes: Qwen; llama3: Llama 3.1); default: each row's (the rollout's), else hermes.")] = None,
+    malformed: Annotated[str, typer.Option(help="--episodes: on an unreadable tool call, 'end' the episode (the paper's) or give 'feedback'.")] = "end",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any verl setting, key=value in Hydra syntax (repeat); wins over toolgym's.")] = None,
     echo: Annotated[bool, typer.Option(help="Also print the trainer's output (it always goes to RUN/train.log).")] = True,
 ) -> None:
@@ -34,7 +36,8 @@ def train_verl_cmd(
     try:
         cfg = VerlRunConfig(model=model, data=data, out=out, algo=algo, gpus=gpus, nodes=nodes, ray_address=ray_address,
                             multi_turn=episodes, max_turns=max_turns, trajectory_reward=trajectory_reward,
-                            enable_thinking=thinking, overrides=list(set_ or []))
+                            enable_thinking=thinking, tool_format=tool_format, malformed=malformed,
+                            overrides=list(set_ or []))
         if dry_run:
             run = launch(cfg, dry_run=True)
         else:

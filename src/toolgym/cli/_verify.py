@@ -116,11 +116,22 @@ def score_cmd(
     trajectories: Annotated[Path, typer.Argument(help="Trajectories (JSONL): toolgym's or the reference scripts'.")],
     envs: Annotated[Path | None, typer.Option(help="Environments to recompute the metrics against.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
+    tool_format: Annotated[str | None, typer.Option("--tool-format", help="With --envs: also read tool calls "
+                           "written in the text of assistant messages without structured tool_calls (hermes, "
+                           "llama3, auto); default: structured calls only, as the paper's evaluation counts them.")] = None,
 ) -> None:
     """Solve-P, Solve-R, Solve-F1 and answer accuracy of a file of trajectories, per scenario.
 
     With --envs the metrics are recomputed from the messages (matched by environment id, or by the question
     for the reference scripts' output); otherwise the metrics stored in each trajectory are used."""
+    if tool_format is not None:
+        from ..errors import ConfigError
+        from ..parse import tool_format as find_format
+
+        try:
+            tool_format = find_format(tool_format).name
+        except ConfigError as exc:
+            fail(str(exc))
     if not trajectories.exists():
         fail(f"{trajectories} does not exist")
     distinct({"TRAJECTORIES": trajectories, "--envs": envs}, {"--json": json_out})
@@ -137,7 +148,7 @@ def score_cmd(
     for line in (trajectory_line(raw) for _, raw in rows):
         env = None if line is None else by_id.get(line.env_id) or by_question.get(line.question)
         if env is not None:
-            items.append((env.scenario, replay_messages(line.messages, env.expected, env.answer)))
+            items.append((env.scenario, replay_messages(line.messages, env.expected, env.answer, tool_format)))
         elif line is not None and line.metrics is not None and (line.layout == "toolgym" or not by_question):
             items.append((line.scenario, line.metrics))
         else:

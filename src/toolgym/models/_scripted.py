@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import random
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import ConfigError
+from ..parse import tool_format as parse_tool_format
 from ..reward import answer_matches
 from ..schema import ToolCall, tool_name
 from ..verify import perturb
@@ -58,8 +58,10 @@ class ErrorRates:
 class ScriptedPolicy:
     name = "scripted"
 
-    def __init__(self, errors: ErrorRates | None = None, *, seed: int = 0, delay_s: float = 0.0):
+    def __init__(self, errors: ErrorRates | None = None, *, seed: int = 0, delay_s: float = 0.0,
+                 tool_format: str = "hermes"):
         self.errors = errors or ErrorRates()
+        self.format = parse_tool_format(tool_format)  # how its calls are written: Qwen's or Llama 3.1's
         self.seed = seed
         self.delay_s = delay_s
         self.model = "scripted-baseline"
@@ -67,7 +69,8 @@ class ScriptedPolicy:
     def request_identity(self, req: GenerationRequest) -> dict[str, Any]:
         """Everything that decides the reply to ``req`` (the key of a reply cache)."""
         return {"backend": self.name, "errors": asdict(self.errors), "seed": self.seed, "episode": req.episode,
-                "turn": req.turn, "env": req.env.id if req.env is not None else None, "messages": req.messages}
+                "turn": req.turn, "env": req.env.id if req.env is not None else None, "messages": req.messages,
+                **({"format": self.format.name} if self.format.name != "hermes" else {})}
 
     def _rng(self, req: GenerationRequest) -> random.Random:
         digest = hashlib.sha256(f"{self.seed}|{req.episode}|{req.turn}".encode()).digest()
@@ -92,11 +95,10 @@ class ScriptedPolicy:
             if rng.random() < self.errors.wrong_argument:
                 call = ToolCall(name=call.name, arguments=perturb(call.arguments))
             if rng.random() < self.errors.malformed_call:
-                body = json.dumps({"name": call.name, "arguments": call.arguments})
-                parts.append("<tool_call>\n" + body[:-2] + "\n</tool_call>")  # cut JSON
+                parts.append(self.format.write_broken(call))  # cut JSON
                 continue
-            parts.append(call.to_hermes())
-        return "\n".join(parts) if parts else self._final(req)
+            parts.append(self.format.write_call(call))
+        return self.format.separator.join(parts) if parts else self._final(req)
 
     @staticmethod
     def _final(req: GenerationRequest) -> str:

@@ -5,7 +5,9 @@ toolgym serve-fake ...``).
 
 It finds the environment by the question in the first user message, replies with the next turn of the
 gold solution (with the configured error rates), and returns tool calls natively (like ``vllm serve
---tool-call-parser hermes``) or written in the text; a question it does not know gets "I do not know.".
+--tool-call-parser hermes`` or ``llama3_json``) or written in the text, in the model family's tool format
+(``tool_format``: ``hermes`` for Qwen, ``llama3`` for Llama 3.1); a question it does not know gets "I do
+not know.".
 Like a real server it lists its model at ``GET /v1/models``, answers a request for another model with
 HTTP 404 when a model name is set, and one without the right key with HTTP 401 when a key is set.
 Faults can be injected: transient HTTP 500 or 429 errors (about one request in k fails, chosen by the
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..parse import parse_hermes
+from ..parse import read_reply
 from ..schema import Environment
 from ._base import GenerationRequest
 from ._scripted import ErrorRates, ScriptedPolicy
@@ -54,15 +56,16 @@ def _need_server_packages() -> None:
 
 def create_app(envs: list[Environment], *, latency_s: float = 0.0, errors: ErrorRates | None = None,
                native: bool = True, faults: Faults | None = None, seed: int = 0, model: str | None = None,
-               api_key: str | None = None):
+               api_key: str | None = None, tool_format: str = "hermes"):
     """The server as an ASGI app. ``model``: the only model name it serves (``None``: any name);
-    ``api_key``: the key every request must carry (``None``: none)."""
+    ``api_key``: the key every request must carry (``None``: none); ``tool_format``: how the scripted
+    model writes its calls (and how the server's tool parser reads them, for native calls)."""
     _need_server_packages()
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
     by_question = {e.question: e for e in envs}
-    policy = ScriptedPolicy(errors, seed=seed)
+    policy = ScriptedPolicy(errors, seed=seed, tool_format=tool_format)
     faults = faults or Faults()
     counter = itertools.count(1)
     failed_once: set[tuple[str, str]] = set()
@@ -116,7 +119,7 @@ def create_app(envs: list[Environment], *, latency_s: float = 0.0, errors: Error
                                                episode=question or "", turn=turn, env=env)))
         message: dict = {"role": "assistant", "content": text}
         if native:
-            parsed = parse_hermes(text)
+            parsed = read_reply(text, tool_format).parsed
             if parsed.tool_calls:
                 calls = []
                 for i, c in enumerate(parsed.tool_calls):

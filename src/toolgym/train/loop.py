@@ -48,6 +48,9 @@ class LoopConfig:
     train_limit: int | None = None  # training environments per iteration (None: all)
     eval_limit: int | None = None
     backend: str = "transformers"  # transformers | vllm (local engines that can load each new checkpoint)
+    tool_format: str = "hermes"  # how the model writes tool calls (hermes: Qwen; llama3: Llama 3.1)
+    strip_thinking: bool = False  # read calls only after a <think> block (the paper parses the whole reply)
+    malformed: str = "end"  # an unreadable call ends the episode (the paper's) or gets feedback
     trl: dict[str, Any] = field(default_factory=dict)  # TrlRunConfig fields (algo, learning_rate, max_steps...)
     max_failed_fraction: float = 0.1  # a rollout with more failed episodes stops the loop
 
@@ -87,7 +90,8 @@ class Loop:
 
     def _rollout(self, model: str, envs, out: Path, samples: int, temperature: float) -> RolloutSummary:
         config = RolloutConfig(samples=samples, concurrency=self.c.concurrency,
-                               episode=EpisodeConfig(max_turns=self.c.max_turns))
+                               episode=EpisodeConfig(max_turns=self.c.max_turns, format=self.c.tool_format,
+                                                     strip_thinking=self.c.strip_thinking, malformed=self.c.malformed))
         sampling = Sampling(temperature=temperature, max_tokens=self.c.max_new_tokens)
         backend = make_backend(BackendConfig(self.c.backend, Endpoint(model=model), sampling))
         summary = rollout(envs, backend, out, config=config, executor=self.executor,
