@@ -4,7 +4,6 @@ the same replies -- and what the layout changes once a chat template renders it.
 
 import json
 
-import ftrl_reference
 import pytest
 from chat_fixtures import make_tokenizer
 from test_reference_cut import reference_sample_process, sandbox_feedback, scripts  # noqa: F401

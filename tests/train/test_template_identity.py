@@ -117,7 +117,7 @@ def test_qwen3_without_thinking_a_fresh_render_is_not_what_the_model_saw(envs, p
     """Why rows carry the recorded prompt: rendered again from the messages, Qwen3's template drops the
     empty think block its generation prompt put before every earlier reply (the rows used to be rendered so)."""
     template = next(t for t in TEMPLATES if t.name == "qwen3-no-thinking")
-    tok, backend, _, states = roll_out_and_prepare(template, envs, pool, tmp_path)
+    tok, _, _, states = roll_out_and_prepare(template, envs, pool, tmp_path)
     renderer = ChatRenderer(tok, template.kwargs)
     later = [s for s in states if s.turn > 0]
     assert later and all(renderer.render(s.messages, s.tools) != s.prompt_text for s in later)
