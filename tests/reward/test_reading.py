@@ -58,3 +58,19 @@ def test_a_llama_reply_is_read_as_llama_in_training(samples, pool, monkeypatch):
     unmarked = state.model_copy(update={"tool_format": None})  # a row written without it: the run-wide setting
     assert training_rewards(unmarked, reply, pool, tool_format="llama3") == (1.0, 1.0, 1.0)
     assert training_rewards(unmarked, reply, pool)[0] != 1.0  # read as the paper's Hermes, the call is not seen
+
+
+def test_score_reads_calls_written_in_the_text_in_the_format_given(samples, pool):
+    """``toolgym score --tool-format``: a conversation logged as raw model text (no structured tool_calls)."""
+    from toolgym.reward import replay_messages
+
+    env = samples[0]
+    tenv = ToolEnv(env, pool, EpisodeConfig(format="llama3"))
+    tenv.reset()
+    reply = tool_format("llama3").write(env.solution[0])
+    tenv.step(reply)
+    tenv.step(f"The answer is {env.answer}.")
+    logged = [{k: v for k, v in m.items() if k != "tool_calls"} for m in tenv.messages]
+    logged[next(i for i, m in enumerate(logged) if m["role"] == "assistant")]["content"] = reply
+    assert replay_messages(logged, env.expected, env.answer, "llama3").solve_f1 == 1.0
+    assert replay_messages(logged, env.expected, env.answer).solve_f1 == 0.0  # structured calls only
