@@ -29,8 +29,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..schema import ToolCall
-from ._core import ParsedResponse, clean_response, parse, strip_think
-from ._openai import parse_openai_message
+from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
+from ._openai import _content_text, _get, parse_openai_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +116,19 @@ class Reply:
         return strip_think(self.raw).strip() if "</think>" in self.raw else self.raw.strip()
 
 
-def _text_of(reply: Any) -> tuple[str, Mapping[str, Any] | None]:
+def _text_of(reply: Any) -> tuple[str, Any]:
+    """(text, native message or None) of whatever is passed as a reply; never raises (a reply of no known
+    shape is read as its text)."""
     if isinstance(reply, str):
         return reply, None
     if reply is None:
         return "", None
     if hasattr(reply, "text") and hasattr(reply, "message"):  # a backend Generation
-        return reply.text or "", reply.message
-    if isinstance(reply, Mapping):
-        content = reply.get("content")
-        return content if isinstance(content, str) else "", reply
-    raise TypeError(f"a reply must be text, an assistant message or a Generation, not {type(reply).__name__}")
+        text = _get(reply, "text")
+        return (text if isinstance(text, str) else ""), _get(reply, "message")
+    if isinstance(reply, Mapping) or hasattr(reply, "tool_calls"):  # an assistant message
+        return _content_text(_get(reply, "content")), reply
+    return as_text(reply), None
 
 
 def read_reply(reply: Any, format: str | ToolFormat | None = "hermes", *, strip_thinking: bool = False) -> Reply:
@@ -141,10 +143,10 @@ def read_reply(reply: Any, format: str | ToolFormat | None = "hermes", *, strip_
     does."""
     fmt = tool_format(format)
     text, message = _text_of(reply)
-    if message is not None and message.get("tool_calls"):
-        reasoning = message.get("reasoning_content")
+    if message is not None and _get(message, "tool_calls"):
+        reasoning = _get(message, "reasoning_content")
         return Reply(text, reasoning if isinstance(reasoning, str) else "",
-                     parse_openai_message(dict(message), text_format=fmt.text), native=True)
+                     parse_openai_message(message, text_format=fmt.text), native=True)
     body = clean_response(text)
     for marker in fmt.end_markers:
         body = body.removesuffix(marker).rstrip()
