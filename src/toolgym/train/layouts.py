@@ -39,7 +39,6 @@ from ..models import ChatRenderer
 from ..schema import TurnState
 from .data import PreferencePair
 
-
 #: The row layouts ``write_data`` can write beside ``turns.jsonl``.
 LAYOUTS = ("toolgym", "reference")
 
