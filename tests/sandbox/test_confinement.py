@@ -34,6 +34,6 @@ def test_seccomp_blocks_fork_even_through_raw_syscalls(pool, layers):
 
 def test_unconfined_pool_runs_without_os_layers():
     with SandboxPool(workers=1, confine=False) as p:
-        assert set(p.layers) == {"rlimits"}
+        assert set(p.layers) == {"rlimits", "processes"}
         r = p.run([ExecRequest("t", {}, {"t": "def t():\n    return 'plain'"})])[0]
         assert r.output == "plain"

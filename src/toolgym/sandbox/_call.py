@@ -19,6 +19,8 @@ Scopings (``SCOPINGS``):
   dict refreshed before ``eval`` as CPython 3.11 refreshes a frame's locals.
 * ``compare``: both, for verification: the ``module`` outcome, or :class:`ScopingMismatch` when the
   ``reference`` outcome differs.
+
+Every output leaves through :func:`finish`: made valid Unicode text (:func:`clean_text`) and capped.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def _compile_pieces(source: str):
     """Code objects of the top-level statements, each compiled once per process whatever tool it is in.
 
     Built environments repeat the same function definitions around different data, so most statements
-    are found in the cache and only the data is compiled. If a piece does not compile on its own the cut
+    are found in the cache and only the data is compiled. The cache holds every source the process has
+    compiled: the sandbox compiles in the pool's own process, whose memory no call process ever shares (its
+    workers are started afresh), never in a worker or a call process that tool code could search. If a piece does not compile on its own the cut
     was wrong (an unclosed bracket or string always fails), and the caller compiles the whole source."""
     if "__future__" in source or ("global" in source and _GLOBAL.search(source)):
         # both change how other statements compile (a ``global`` in any function turns the top-level
@@ -132,14 +136,15 @@ def format_output(value: object) -> str:
     return value
 
 
-def invoke(code, name: str, arguments: object, scoping: str = "module") -> str:
+def invoke(code, name: str, arguments: object, scoping: str = "module", builtins_: dict | None = None) -> str:
     """Run the compiled source and return ``name(**arguments)`` as text, under ``scoping`` (see the module).
-    Raises what the tool raises (:class:`ScopingMismatch` for ``compare``). Each call gets its own copy of
-    the builtins, so a tool cannot change them for the next."""
+    Raises what the tool raises (:class:`ScopingMismatch` for ``compare``). Under ``module``, the namespace's
+    builtins are ``builtins_`` (a sandbox call process passes one dict for its environment's calls, as the
+    paper's code shares its process's) or else a fresh copy for each call."""
     if isinstance(code, BaseException):
         raise code
     if scoping == "module":
-        return _invoke_module(code, name, arguments)
+        return _invoke_module(code, name, arguments, builtins_)
     if scoping == "reference":
         return _invoke_reference(code, name, arguments)
     if scoping == "compare":
@@ -147,12 +152,12 @@ def invoke(code, name: str, arguments: object, scoping: str = "module") -> str:
     raise ValueError(f"unknown scoping {scoping!r}; choose one of {', '.join(SCOPINGS)}")
 
 
-def _invoke_module(code, name: str, arguments: object) -> str:
-    namespace = {"__builtins__": dict(_BUILTINS)}
+def _invoke_module(code, name: str, arguments: object, builtins_: dict | None = None) -> str:
+    namespace = {"__builtins__": dict(_BUILTINS) if builtins_ is None else builtins_}
     for part in code:
         exec(part, namespace, namespace)
-    if name not in namespace:
-        raise NameError(f"name {name} is not defined")
+    if name not in namespace:  # worded as the reference's eval(name) words it
+        raise NameError(f"name '{name}' is not defined")
     return format_output(namespace[name](**arguments))
 
 
@@ -270,7 +275,27 @@ def describe_exception(exc: BaseException) -> str:
     return text
 
 
-def truncate(text: str, limit: int) -> str:
-    if len(text) <= limit:
+def clean_text(text: str) -> str:
+    """``text`` as valid Unicode: a surrogate pair (two halves of one astral character, as ``"\\ud83d\\ude00"``)
+    becomes that character, and every unpaired surrogate becomes U+FFFD. Anything else is unchanged. A
+    lone surrogate cannot be written as UTF-8, so without this one tool output would stop every writer of
+    the run (JSONL, parquet, the HTTP client)."""
+    if text.isascii():
         return text
-    return text[:limit] + f"\n... [output truncated: {len(text)} characters, limit {limit}]"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+NOTE_ROOM = 200  # room for the truncation note: a text already finished stays as it is when checked again
+
+
+def finish(text: str, limit: int) -> str:
+    """The text the model sees: valid Unicode (:func:`clean_text`), at most ``limit`` characters plus a note
+    saying how long it was. Only the kept part is cleaned, so a huge output costs no more than a short one."""
+    n = len(text)
+    if n <= limit:
+        return clean_text(text)
+    return clean_text(text[:limit]) + f"\n... [output truncated: {n} characters, limit {limit}]"

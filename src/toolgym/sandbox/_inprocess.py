@@ -43,8 +43,9 @@ class UnsafeInProcessExecutor:
 
     def _run_one(self, req: ExecRequest) -> ExecResult:
         source = req.code.get(req.name)
-        if source is None:
-            return ExecResult(_call.unknown_tool_message(req.name), "tool_error")
+        if not isinstance(source, str):
+            return ExecResult(_call.finish(_call.unknown_tool_message(req.name), self.limits.output_chars),
+                              "tool_error")
         timeout = req.timeout_s or self.limits.timeout_s
         use_alarm = threading.current_thread() is threading.main_thread()
         t0 = time.perf_counter()
@@ -67,7 +68,7 @@ class UnsafeInProcessExecutor:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
-        return ExecResult(_call.truncate(output, self.limits.output_chars), status, time.perf_counter() - t0)
+        return ExecResult(_call.finish(output, self.limits.output_chars), status, time.perf_counter() - t0)
 
     def close(self) -> None:
         self._compiled.clear()

@@ -1,11 +1,16 @@
-"""The isolated executor: a pool of warm, confined worker processes.
+"""The isolated executor: a pool of warm, confined worker processes, each forking one call process per
+environment.
 
-Speed comes from three things: workers stay alive between calls; each compiles a tool's source once
-and keeps the code object (keyed by a digest of the source; the parent remembers which worker has
-which code, so source crosses the pipe once); and calls travel in chunks, many per round trip,
-spread over the workers. Safety comes from the confinement in :mod:`._confine` and from the parent:
-it watches every call's deadline, kills a worker that overruns it or dies, answers that call with a
-typed error, replaces the worker and re-sends the rest of the chunk.
+The pool groups a batch's calls by environment (the same ``code`` mapping) and hands the groups to its
+workers, a few in flight per worker; it writes without ever blocking and reads results as they come.
+A worker never runs tool code: it forks a fresh call process per group from its own clean state, so one
+environment's tool cannot reach another environment, the worker's protocol, or the pool's bookkeeping
+(see :mod:`._worker` and :mod:`._child`). The pool checks every frame a worker sends against what it sent
+(one result per call, in order, of the expected shape) and replaces a worker that breaks the protocol,
+dies or stops answering, re-sending its unanswered calls (alone, if it happens twice).
+
+Worker folders live under one root per pool in the temporary folder, named after the pool's process; a
+pool that starts removes the roots of processes that no longer exist (a run killed with ``kill -9``).
 """
 
 from __future__ import annotations
@@ -14,11 +19,9 @@ import asyncio
 import atexit
 import hashlib
 import json
-import math
 import os
 import selectors
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SandboxUnavailable
-from . import _call
+from . import _call, _wire
 from ._protocol import ExecRequest, ExecResult, SandboxLimits
 
-_HEADER = struct.Struct(">I")
 _WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))
-_CODE_CACHE_CAPACITY = 8192  # must match the worker's
-_STATUSES = {"ok", "tool_error", "timeout", "memory", "crashed", "need_code", "scoping"}
+_ROOT_PREFIX = "toolgym-sandbox-"
+_WORKER_MARGIN_S = 5.0  # what a worker may need beyond a call's own deadline (killing, forking afresh)
+_EXIT = _wire.HEADER.pack(14) + b'{"op": "exit"}'
 
 
 def _json_name(name: str, _cache: dict[str, str] = {}) -> str:
@@ -57,15 +60,37 @@ def _digest(source: str, _cache: dict[str, str] = {}) -> str:
     return key
 
 
+def _env_key(code) -> tuple:
+    """What identifies an environment: all of its tools' sources (not only the called ones), so two
+    environments that share one tool's source still never share a process."""
+    return tuple(sorted((str(name), _digest(src) if isinstance(src, str) else repr(type(src)))
+                        for name, src in code.items()))
+
+
 @dataclass(slots=True)
 class _Call:
     index: int  # position in the caller's request list
-    key: str
     name: str
     args_json: str
     timeout: float
     cpu: float
-    scoping: str = "module"
+
+
+@dataclass(eq=False)
+class _Group:
+    """Calls of one environment, sent to a worker as one message."""
+
+    calls: list[_Call]
+    code: dict[str, str]  # the sources of the tools these calls name
+    attempts: int = 0  # how many workers died while it was in flight
+
+    def payload(self) -> bytes:
+        """The header the worker reads, then the group it hands on unread."""
+        header = ('{"op":"run","timeouts":[' + ",".join(repr(c.timeout) for c in self.calls) + "]}").encode()
+        sources = {c.name: self.code[c.name] for c in self.calls}
+        parts = [f"[{_json_name(c.name)},{c.args_json},{c.timeout!r},{c.cpu!r}]" for c in self.calls]
+        body = ('{"code":' + json.dumps(sources) + ',"calls":[' + ",".join(parts) + "]}").encode()
+        return _wire.HEADER.pack(len(header)) + header + _wire.HEADER.pack(len(body)) + body
 
 
 @dataclass(eq=False)
@@ -73,21 +98,26 @@ class _Worker:
     proc: subprocess.Popen
     folder: str
     layers: dict
-    progress: str = ""  # file where the worker writes 1 + the index of the call it is running (0: none)
-    known: set = field(default_factory=set)
-    buf: bytearray = field(default_factory=bytearray)
-    # the chunk in flight
-    chunk: list = field(default_factory=list)
-    received: int = 0
+    frames: _wire.FrameBuffer
+    inflight: deque = field(default_factory=deque)  # groups sent, in order; the first one is running
+    answered: int = 0  # results received for the first group
+    outbuf: bytearray = field(default_factory=bytearray)
     last_progress: float = 0.0
+
+    @property
+    def fd_in(self) -> int:
+        return self.proc.stdin.fileno()
 
     @property
     def fd_out(self) -> int:
         return self.proc.stdout.fileno()
 
-    def send(self, payload: bytes) -> None:
-        self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
-        self.proc.stdin.flush()
+    def busy(self) -> bool:
+        return bool(self.inflight or self.outbuf)
+
+    def deadline(self, grace: float) -> float:
+        call = self.inflight[0].calls[self.answered]
+        return self.last_progress + call.timeout + 2 * grace + _WORKER_MARGIN_S
 
     def kill(self) -> None:
         try:
@@ -104,20 +134,6 @@ class _Worker:
         except subprocess.TimeoutExpired:
             pass
         shutil.rmtree(self.folder, ignore_errors=True)
-        if self.progress:
-            try:
-                os.unlink(self.progress)
-            except OSError:
-                pass
-
-    def running(self) -> int | None:
-        """The request index of the call the worker was running, if any."""
-        try:
-            with open(self.progress, "rb") as f:
-                value = struct.unpack("<q", f.read(8))[0]
-        except (OSError, struct.error):
-            return None
-        return value - 1 if value > 0 else None
 
 
 def _clean_env(folder: str) -> dict[str, str]:
@@ -128,15 +144,48 @@ def _clean_env(folder: str) -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         "HOME": folder,
         "TMPDIR": folder,
-        "PYTHONHASHSEED": "0",  # set iteration order in tool outputs is the same in every worker
+        "PYTHONHASHSEED": "0",  # set iteration order in tool outputs is the same in every process
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
         "MALLOC_ARENA_MAX": "2",
     }
 
 
+def _start_ticks(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), to tell it from a later process with its id."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def clean_stale_roots(tmp: str | None = None) -> int:
+    """Remove the worker folders of pools whose process is gone (killed with ``kill -9``, say). Returns how
+    many roots were removed. A root's name holds its process's id and start time; roots of living
+    processes are left alone."""
+    tmp = tmp or tempfile.gettempdir()
+    removed = 0
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return 0
+    for name in names:
+        if not name.startswith(_ROOT_PREFIX):
+            continue
+        parts = name[len(_ROOT_PREFIX):].split("-")
+        if len(parts) < 3 or not parts[0].isdigit():
+            continue  # not named by this version
+        pid, ticks = int(parts[0]), parts[1]
+        if pid == os.getpid() or _start_ticks(pid) == ticks:
+            continue
+        shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        removed += 1
+    return removed
+
+
 class SandboxPool:
-    """Runs tool calls in isolated worker processes (the default executor).
+    """Runs tool calls in isolated processes (the default executor).
 
     >>> with SandboxPool(workers=2) as pool:
     ...     pool.run([ExecRequest("add", {"a": 1, "b": 2}, {"add": "def add(a, b):\\n    return a + b"})])
@@ -146,11 +195,14 @@ class SandboxPool:
     name = "sandbox"
 
     def __init__(self, workers: int | None = None, limits: SandboxLimits | None = None, *,
-                 confine: bool = True, chunk_size: int = 256, start_timeout_s: float = 30.0):
+                 confine: bool = True, chunk_size: int = 256, start_timeout_s: float = 30.0, concurrency: int = 2):
         self.size = max(1, workers or os.cpu_count() or 1)
+        # call processes each worker runs at once: while one waits for the CPU (a busy machine) or starts,
+        # another works; groups in flight per worker is one more, so the next always waits in its pipe
+        self.concurrency = max(1, concurrency)
         self.limits = limits or SandboxLimits()
         self.confine = confine
-        self.chunk_size = max(1, chunk_size)
+        self.chunk_size = max(1, chunk_size)  # most calls of one environment in one message
         self.start_timeout_s = start_timeout_s
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
@@ -172,9 +224,19 @@ class SandboxPool:
                 raise SandboxUnavailable("the sandbox pool is closed")
             if self._started:
                 return self
-            self._root = tempfile.mkdtemp(prefix="toolgym-sandbox-")
+            clean_stale_roots()
+            me = os.getpid()
+            self._root = tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{me}-{_start_ticks(me) or 0}-")
             procs = [self._spawn() for _ in range(self.size)]
-            workers = [self._await_ready(*p) for p in procs]
+            workers = []
+            try:
+                for p in procs:
+                    workers.append(self._await_ready(*p))
+            except SandboxUnavailable:
+                for w in workers:
+                    w.kill()
+                shutil.rmtree(self._root, ignore_errors=True)
+                raise
             self._idle.extend(workers)
             self._all.update(workers)
             self.layers = dict(workers[0].layers)
@@ -182,15 +244,13 @@ class SandboxPool:
             atexit.register(self.close)
         return self
 
-    def _launch(self) -> tuple[subprocess.Popen, str, str]:
+    def _launch(self) -> tuple[subprocess.Popen, str]:
         folder = tempfile.mkdtemp(prefix="w-", dir=self._root)
-        progress = folder + ".progress"  # beside the tool's folder, not in it
-        with open(progress, "wb") as f:
-            f.write(bytes(8))
+        lim = self.limits
         config = {
-            "folder": folder, "progress": progress, "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
-            "open_files": self.limits.open_files, "output_chars": self.limits.output_chars,
-            "confine": self.confine, "debug": self._debug,
+            "folder": folder, "parent": os.getpid(), "memory_mb": lim.memory_mb, "disk_mb": lim.disk_mb,
+            "open_files": lim.open_files, "output_chars": lim.output_chars, "grace_s": lim.grace_s,
+            "confine": self.confine, "debug": self._debug, "concurrency": self.concurrency,
         }
         try:
             proc = subprocess.Popen(
@@ -201,41 +261,37 @@ class SandboxPool:
             )
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            os.unlink(progress)
             raise SandboxUnavailable(f"cannot start a sandbox worker ({sys.executable}): {exc}") from exc
-        return proc, folder, progress
+        os.set_blocking(proc.stdin.fileno(), False)
+        return proc, folder
 
-    def _await_ready(self, proc: subprocess.Popen, folder: str, progress: str) -> _Worker:
-        worker = _Worker(proc, folder, {}, progress=progress)
+    def _await_ready(self, proc: subprocess.Popen, folder: str) -> _Worker:
+        worker = _Worker(proc, folder, {}, _wire.FrameBuffer(_wire.frame_limit(self.limits.output_chars)))
         deadline = time.monotonic() + self.start_timeout_s
-        frames = self._read_frames(worker, deadline)
-        if not frames or not isinstance(frames[0], dict) or frames[0].get("op") != "ready":
-            code = proc.poll()
-            worker.kill()
-            raise SandboxUnavailable(
-                f"a sandbox worker failed to start (exit code {code}); run with TOOLGYM_SANDBOX_DEBUG=1 to see "
-                "its error output")
-        worker.layers = frames[0].get("layers", {})
-        return worker
-
-    def _read_frames(self, worker: _Worker, deadline: float) -> list:
-        """Block until at least one frame arrives from ``worker`` (or EOF / deadline)."""
         sel = selectors.DefaultSelector()
         sel.register(worker.fd_out, selectors.EVENT_READ)
+        frames: list = []
         try:
-            while True:
-                frames, bad = self._parse(worker)
-                if frames or bad:
-                    return frames
+            while not frames and not worker.frames.bad:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sel.select(remaining):
-                    return []
+                    break
                 data = os.read(worker.fd_out, 1 << 20)
                 if not data:
-                    return []
-                worker.buf += data
+                    break
+                worker.frames.feed(data)
+                frames = worker.frames.frames()
         finally:
             sel.close()
+        ready = frames[0] if frames and isinstance(frames[0], dict) and frames[0].get("op") == "ready" else None
+        if ready is None or not ready.get("ok"):
+            code = proc.poll()
+            worker.kill()
+            why = (ready or {}).get("layers", {}).get("self-test") or f"exit code {code}"
+            raise SandboxUnavailable(f"a sandbox worker failed to start ({why}); run with TOOLGYM_SANDBOX_DEBUG=1 "
+                                     "to see its error output")
+        worker.layers = ready.get("layers", {})
+        return worker
 
     def _replace(self, worker: _Worker) -> _Worker | None:
         """Kill ``worker`` and start another in its place. While the new one starts, the pool counts it as
@@ -258,7 +314,7 @@ class SandboxPool:
                 self._cond.notify_all()
         return new
 
-    def _spawn(self) -> tuple[subprocess.Popen, str, str]:
+    def _spawn(self) -> tuple[subprocess.Popen, str]:
         """Start a worker process from the pool's own long-lived thread. The worker's parent-death signal
         is tied to the *thread* that started it (Linux), so a worker started from a short-lived thread -- an
         ``asyncio.to_thread`` call, a caller's temporary thread -- would be killed when that thread ends."""
@@ -278,7 +334,7 @@ class SandboxPool:
             self._idle.clear()
         for w in workers:
             try:
-                w.send(b'{"op": "exit"}')
+                os.write(w.fd_in, _EXIT)
             except OSError:
                 pass
             w.kill()
@@ -302,32 +358,46 @@ class SandboxPool:
 
     def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         results: list[ExecResult | None] = [None] * len(requests)
-        calls: list[_Call] = []
-        sources: dict[str, str] = {}
+        groups: dict[tuple, list[_Group]] = {}
+        keys: dict[int, tuple] = {}
         limits = self.limits
         for i, req in enumerate(requests):
             source = req.code.get(req.name)
             if not isinstance(source, str):
-                results[i] = ExecResult(_call.unknown_tool_message(req.name), "tool_error")
+                results[i] = ExecResult(_call.finish(_call.unknown_tool_message(req.name), limits.output_chars),
+                                        "tool_error")
                 continue
             try:
                 args_json = json.dumps(req.arguments)
             except (TypeError, ValueError) as exc:
-                results[i] = ExecResult(_call.error_message(req.name, f"arguments are not JSON: {exc}"), "tool_error")
+                results[i] = ExecResult(_call.finish(_call.error_message(req.name, f"arguments are not JSON: {exc}"),
+                                                     limits.output_chars), "tool_error")
                 continue
-            key = _digest(source)
-            sources[key] = source
+            key = keys.get(id(req.code))
+            if key is None:
+                key = keys[id(req.code)] = _env_key(req.code)
             timeout = req.timeout_s or limits.timeout_s
-            calls.append(_Call(i, key, req.name, args_json, timeout, min(limits.cpu, timeout), req.scoping))
-        if calls:
-            self.stats["calls"] += len(calls)
+            call = _Call(i, req.name, args_json, timeout, min(limits.cpu, timeout))
+            chain = groups.get(key)
+            if chain is None:
+                chain = groups[key] = [_Group([], {})]
+            group = chain[-1]
+            if len(group.calls) >= self.chunk_size:
+                group = _Group([], {})
+                chain.append(group)
+            group.calls.append(call)
+            group.code[req.name] = source
+        if groups:
+            ordered = [g for chain in groups.values() for g in chain]
+            self.stats["calls"] += sum(len(g.calls) for g in ordered)
             try:
-                self._dispatch(calls, sources, results)
+                self._dispatch(ordered, results)
             except SandboxUnavailable as exc:
-                for c in calls:
-                    if results[c.index] is None:
-                        results[c.index] = ExecResult(_call.error_message(c.name, f"sandbox unavailable: {exc}"),
-                                                      "infra_error")
+                for g in ordered:
+                    for c in g.calls:
+                        if results[c.index] is None:
+                            results[c.index] = ExecResult(_call.finish(_call.error_message(
+                                c.name, f"sandbox unavailable: {exc}"), limits.output_chars), "infra_error")
         return results  # type: ignore[return-value]
 
     def _acquire(self, wanted: int) -> list[_Worker]:
@@ -351,168 +421,138 @@ class SandboxPool:
             self._idle.extend(workers)
             self._cond.notify_all()
 
-    def _dispatch(self, calls: list[_Call], sources: dict[str, str], results: list) -> None:
-        n_chunks_wanted = max(1, math.ceil(len(calls) / self.chunk_size))
-        workers = self._acquire(min(self.size, n_chunks_wanted))
-        # Smaller chunks than the cap when there are few calls, so every worker gets a share.
-        size = max(1, min(self.chunk_size, math.ceil(len(calls) / (len(workers) * 2))))
-        queue: deque[list[_Call]] = deque(calls[i:i + size] for i in range(0, len(calls), size))
+    def _dispatch(self, groups: list[_Group], results: list) -> None:
+        queue: deque[_Group] = deque(groups)
+        live = self._acquire(min(self.size, len(groups)))
         sel = selectors.DefaultSelector()
-        active: dict[int, _Worker] = {}
-        idle: list[_Worker] = list(workers)
+        for w in live:
+            sel.register(w.fd_out, selectors.EVENT_READ, w)
         grace = self.limits.grace_s
+        depth = self.concurrency + 1
         try:
-            while queue or active:
-                while queue and idle:
-                    w = idle.pop()
-                    chunk = queue.popleft()
-                    if not self._send_chunk(w, chunk, sources):
-                        new = self._fail_current(w, chunk, 0, results, "crashed", queue)
-                        if new is not None:
-                            idle.append(new)
-                        continue
-                    sel.register(w.fd_out, selectors.EVENT_READ, w)
-                    active[w.fd_out] = w
-                if not active:
-                    if queue and not idle:
-                        raise SandboxUnavailable("no sandbox worker could be started")
-                    continue
+            while True:
                 now = time.monotonic()
-                deadline = min(w.last_progress + w.chunk[w.received].timeout + grace for w in active.values())
-                events = sel.select(max(0.0, deadline - now))
-                ready = {key.data for key, _ in events}
+                for w in live:
+                    if queue and len(w.inflight) < depth:
+                        if not w.inflight:
+                            w.last_progress, w.answered = now, 0
+                        while queue and len(w.inflight) < depth:
+                            g = queue.popleft()
+                            w.inflight.append(g)
+                            w.outbuf += g.payload()
+                        self._write(w, sel)
+                busy = [w for w in live if w.inflight]
+                if not busy:
+                    if not queue:
+                        break
+                    raise SandboxUnavailable("no sandbox worker could be started")
+                deadline = min(w.deadline(grace) for w in busy)
+                events = sel.select(max(0.0, deadline - time.monotonic()))
+                lost: list[_Worker] = []
+                for key, mask in events:
+                    w = key.data
+                    if w in lost:
+                        continue
+                    if mask & selectors.EVENT_WRITE and not self._write(w, sel):
+                        lost.append(w)
+                        continue
+                    if mask & selectors.EVENT_READ:
+                        try:
+                            data = os.read(w.fd_out, 1 << 20)
+                        except OSError:
+                            data = b""
+                        if not data:
+                            lost.append(w)
+                            continue
+                        w.frames.feed(data)
+                        if not self._take(w, results):
+                            lost.append(w)
                 now = time.monotonic()
-                for w in list(active.values()):
-                    verdict = None
-                    if w in ready:
-                        data = os.read(w.fd_out, 1 << 20)
-                        if data:
-                            w.buf += data
-                            verdict = self._consume(w, sources, results, queue)
-                        else:
-                            verdict = "crashed"
-                    elif now >= w.last_progress + w.chunk[w.received].timeout + grace:
-                        verdict = "timeout"
-                    if verdict is None:
-                        continue
-                    sel.unregister(w.fd_out)
-                    del active[w.fd_out]
-                    if verdict == "done":
-                        idle.append(w)
-                        continue
-                    new = self._fail_current(w, w.chunk, w.received, results, verdict, queue)
-                    if new is not None:
-                        idle.append(new)
+                lost.extend(w for w in live if w.inflight and w not in lost and now >= w.deadline(grace))
+                for w in lost:
+                    self._lose(w, live, sel, queue, results)
         finally:
             sel.close()
-            for w in list(active.values()):  # interrupted (Ctrl-C): these workers are mid-chunk
-                replacement = self._replace(w)
-                if replacement is not None:
-                    idle.append(replacement)
-            self._release(idle)
+            keep = []
+            for w in live:
+                if w.busy():  # interrupted (Ctrl-C) while this worker was mid-group
+                    w = self._replace(w)
+                if w is not None:
+                    keep.append(w)
+            self._release(keep)
 
-    def _send_chunk(self, w: _Worker, chunk: list[_Call], sources: dict[str, str]) -> bool:
-        code = {}
-        for c in chunk:
-            if c.key not in w.known:
-                if len(w.known) >= _CODE_CACHE_CAPACITY:
-                    w.known.clear()  # the worker clears its cache at the same point
-                w.known.add(c.key)
-                code[c.key] = sources[c.key]
-        parts = [f'[{c.index},"{c.key}",{_json_name(c.name)},{c.args_json},{c.timeout!r},{c.cpu!r},"{c.scoping}"]'
-                 for c in chunk]
-        payload = ('{"op":"run","code":' + json.dumps(code) + ',"calls":[' + ",".join(parts) + "]}").encode()
-        w.chunk, w.received, w.last_progress = chunk, 0, time.monotonic()
-        try:
-            w.send(payload)
-        except OSError:
-            return False
+    def _write(self, w: _Worker, sel: selectors.BaseSelector) -> bool:
+        """Send what fits into the worker's pipe now; watch for room for the rest. False if the pipe broke."""
+        if w.outbuf:
+            try:
+                n = os.write(w.fd_in, w.outbuf)
+                del w.outbuf[:n]
+            except BlockingIOError:
+                pass
+            except OSError:
+                return False
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if w.outbuf else 0)
+        if sel.get_key(w.fd_out).events != events:
+            sel.modify(w.fd_out, events, w)
         return True
 
-    def _parse(self, w: _Worker) -> tuple[list, bool]:
-        """Complete frames in the buffer, and whether an unreadable frame followed them (the frames
-        before it are still good: a result must not be lost because a tool wrote junk after it)."""
-        frames = []
-        buf = w.buf
-        pos = 0
-        limit = self.limits.output_chars * 6 + 4096
-        bad = False
-        while len(buf) - pos >= 4:
-            (size,) = _HEADER.unpack_from(buf, pos)
-            if size > limit:
-                bad = True
-                break
-            if len(buf) - pos - 4 < size:
-                break
-            try:
-                frames.append(json.loads(bytes(buf[pos + 4:pos + 4 + size])))
-            except (ValueError, UnicodeDecodeError):
-                bad = True
-                break
-            pos += 4 + size
-        if pos:
-            del buf[:pos]
-        return frames, bad
-
-    def _consume(self, w: _Worker, sources, results, queue) -> str | None:
-        """Take the frames that arrived. Returns ``"done"`` when the chunk is complete, a failure verdict
-        if the worker must go, ``None`` to keep waiting."""
-        frames, bad = self._parse(w)
-        for frame in frames:
-            expected = w.chunk[w.received]
-            if (not isinstance(frame, list) or len(frame) != 5 or frame[0] != expected.index
-                    or frame[1] not in _STATUSES or not isinstance(frame[2], str)):
-                return "corrupt"  # protocol violation: the worker is not trustworthy any more
-            index, status, output, seconds, retire = frame
-            w.received += 1
-            w.last_progress = time.monotonic()
-            if status == "need_code":
-                w.known.discard(expected.key)
-                queue.appendleft([expected])
-            else:
+    def _take(self, w: _Worker, results: list) -> bool:
+        """Record the results that arrived. False if the worker broke the protocol."""
+        for frame in w.frames.frames():
+            if not _wire.valid_results(frame, _wire.RESULT_STATUSES, 4):
+                return False
+            for status, output, seconds, detail in frame:
+                if not w.inflight or not (detail is None or type(detail) is str):
+                    return False
+                group = w.inflight[0]
+                call = group.calls[w.answered]
+                if detail is not None:  # the worker ended this call itself
+                    output = _call.error_message(call.name, detail)
                 if status == "timeout":
                     self.stats["timeouts"] += 1
-                results[index] = ExecResult(output[: self.limits.output_chars + 200], status, float(seconds or 0.0))
-            if retire:
-                if w.received < len(w.chunk):
-                    queue.appendleft(w.chunk[w.received:])
-                w.chunk = []
-                return "retire"
-        if bad:
-            return "corrupt"
-        return "done" if w.received >= len(w.chunk) else None
+                elif status == "crashed":
+                    self.stats["crashes"] += 1
+                results[call.index] = ExecResult(_call.finish(output, self.limits.output_chars), status,
+                                                 float(seconds))
+                w.answered += 1
+                if w.answered == len(group.calls):
+                    w.inflight.popleft()
+                    w.answered = 0
+            w.last_progress = time.monotonic()
+        return not w.frames.bad
 
-    def _fail_current(self, w: _Worker, chunk: list[_Call], position: int, results, verdict: str,
-                      queue: deque) -> _Worker | None:
-        """The worker failed while running part of ``chunk`` (results from ``position`` on are missing).
-
-        The call it was running (from its progress file) is answered with the failure and the others are
-        re-queued; those that ran but whose results were not sent yet run again (tools are stateless).
-        When the guilty call is not known for sure -- junk in the result pipe (``corrupt``), a death
-        between calls -- each call is re-run alone, where a failure can only be its own."""
-        rest = chunk[position:]
-        if verdict != "retire" and rest:
-            running = w.running() if verdict != "corrupt" else None
-            guilty = next((i for i, c in enumerate(rest) if c.index == running), None)
-            if guilty is None and len(rest) > 1:
-                for c in reversed(rest):
-                    queue.appendleft([c])
-                return self._replace(w)
-            c = rest[guilty or 0]
-            if verdict == "timeout":
-                self.stats["timeouts"] += 1
-                msg = f"the tool timed out after {c.timeout:g} seconds"
-            else:
-                verdict = "crashed"
+    def _lose(self, w: _Worker, live: list[_Worker], sel: selectors.BaseSelector, queue: deque,
+              results: list) -> None:
+        """The worker died, broke the protocol or stopped answering: replace it and send its unanswered
+        calls again. A group that was running is sent again whole the first time, call by call the second;
+        a call that took a worker down on its own twice more is answered ``crashed``."""
+        sel.unregister(w.fd_out)
+        live.remove(w)
+        again: list[_Group] = []
+        for n, group in enumerate(w.inflight):
+            if n:
+                again.append(group)  # never started
+                continue
+            rest = _Group(group.calls[w.answered:], group.code, group.attempts + 1)
+            if rest.attempts >= 3:
+                c = rest.calls[0]
                 self.stats["crashes"] += 1
-                w.proc.poll()
-                msg = f"the tool crashed the sandbox worker (exit status {w.proc.returncode})"
-            results[c.index] = ExecResult(_call.error_message(c.name, msg), verdict,
-                                          c.timeout if verdict == "timeout" else 0.0)
-            others = rest[:guilty or 0] + rest[(guilty or 0) + 1:]
-            if others:
-                queue.appendleft(others)
-        return self._replace(w)
+                results[c.index] = ExecResult(_call.finish(_call.error_message(
+                    c.name, "the sandbox worker died while running this call"), self.limits.output_chars), "crashed")
+                if len(rest.calls) > 1:
+                    again.append(_Group(rest.calls[1:], group.code, group.attempts))
+            elif rest.attempts == 2 and len(rest.calls) > 1:
+                again.extend(_Group([c], group.code, 2) for c in rest.calls)
+            else:
+                again.append(rest)
+        w.inflight.clear()
+        w.outbuf.clear()
+        queue.extendleft(reversed(again))
+        new = self._replace(w)
+        if new is not None:
+            live.append(new)
+            sel.register(new.fd_out, selectors.EVENT_READ, new)
+
 
 _default: SandboxPool | None = None
 _default_pid: int | None = None

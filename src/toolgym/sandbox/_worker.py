@@ -1,160 +1,388 @@
-"""A sandbox worker: a separate Python process that runs tool calls for the pool.
+"""A sandbox worker: a confined process that forks one call process per environment and never runs tool
+code itself.
 
-Started by :mod:`toolgym.sandbox._pool` as a script (not as part of the package, so it imports only
-the standard library and its two siblings). Protocol over its original stdin/stdout, which it moves
-to private descriptors before any tool code runs: frames of a 4-byte big-endian length and JSON.
+Started by :mod:`toolgym.sandbox._pool` as a script (not as part of the package, so it imports only the
+standard library and its siblings). It talks to the pool over its original stdin/stdout, which it moves
+to private descriptors at once; frames are :mod:`_wire`'s.
 
-parent -> worker  ``{"op": "run", "code": {key: source, ...}, "calls": [[index, key, name, args, timeout, cpu,
-                  scoping], ...]}``
-                  ``{"op": "exit"}``
-worker -> parent  ``{"op": "ready", "layers": {...}}`` once, then one frame per call:
-                  ``[index, status, output, seconds, retire]`` in the order the calls were sent.
+pool -> worker  per group (the calls of ONE environment): a header ``{"op": "run", "timeouts": [...]}``,
+                then the group ``{"code": {tool: source}, "calls": [[tool, arguments, timeout, cpu], ...]}``;
+                ``{"op": "exit"}`` to stop.
+worker -> pool  ``{"op": "ready", "ok": ..., "layers": {...}, "pid": ...}`` once, then lists of
+                ``[status, output, seconds, detail]``, one per call: groups in the order they were sent, calls
+                in their order (``detail``: ``None``, or the reason the worker itself gives for a call it had
+                to end -- the pool words the tool message, as the worker never reads a group).
 
-``retire`` asks the parent to replace this worker after the call (a tool left threads running or
-ran out of memory), so one tool's leftovers never reach the next.
-
-Results are sent in small batches (every millisecond or 32 results, at the end of a run, at once on
-``retire``), which saves the parent a wake-up per call. So that the parent still knows exactly which
-call was running when it has to kill the worker, the worker writes the index of the call it starts into
-a shared 8-byte progress file (``config["progress"]``, outside the tool's folder).
+The worker reads only the headers. A group goes, unread, into memory that a fork does not copy, and from
+there into the pipe of a call process (:mod:`_child`) that was forked beforehand from the worker's clean
+state -- so a call process never holds another environment's code or arguments, not even in freed memory.
+Up to ``concurrency`` groups run at once, each in its own call process, and a spare process is forked and
+confines itself while they run. The worker reads each process's results from a private pipe and checks
+them against the calls it handed over; it watches the deadline of the running call (the call process
+writes the position and start of the call it begins into a small shared page; a wrong value can only
+misplace the blame among that same environment's calls), kills the process on a hang, a crash or a broken
+frame, answers the call it was running, and hands the calls left to a fresh process. After the last result
+it kills the call process, whatever the process is still doing (threads, memory, files); its folder is
+emptied only once the process is gone, before another process uses it.
 """
 
 from __future__ import annotations
 
-import _thread
+import gc
 import json
 import mmap
 import os
-import shutil
+import select
 import signal
-import struct
 import sys
 import time
+from collections import deque
 
 import _call
+import _child
 import _confine
+import _wire
 
-_setitimer, _ITIMER_REAL, _ITIMER_PROF = signal.setitimer, signal.ITIMER_REAL, signal.ITIMER_PROF
-_perf = time.perf_counter
-_loads, _dumps = json.loads, json.dumps
-_read, _write = os.read, os.write
-_listdir, _chdir, _stat = os.listdir, os.chdir, os.stat
-_HEADER = struct.Struct(">I")
-_PROGRESS = struct.Struct("<q")
-_CACHE_CAPACITY = 8192
-_FLUSH_EVERY_S, _FLUSH_EVERY_N = 0.001, 32
+_monotonic = time.monotonic
+_exit = os._exit  # bound before anything could replace it
 
 
-class _Limit(BaseException):
-    """Raised inside tool code when its time is up; a BaseException so ``except Exception`` misses it."""
+class _Folder:
+    """One of a worker's folders (a tmpfs each, where the machine allows). A folder is emptied only once
+    its last call process is gone, so a process being killed never writes into a folder another
+    environment already uses."""
 
-    status = "timeout"
+    def __init__(self, path: str):
+        self.path = path
+        self.landlock_fd: int | None = None
+        self.busy = False  # a live call process works in it
+        self.owner: int | None = None  # the killed process that last used it, until reaped
+        self.clean_mtime = 0
 
+    def reap(self, block: bool) -> bool:
+        """Whether its last process is gone (reaped now, if need be)."""
+        if self.owner is not None:
+            try:
+                done, _ = os.waitpid(self.owner, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                done = self.owner
+            if not done:
+                return False
+            self.owner = None
+        return True
 
-class _CpuLimit(_Limit):
-    pass
-
-
-class _State:
-    armed = False
-
-
-def _on_timer(signum, _frame):
-    # Raise once per call: a second raise could land inside our own handling of the first. A tool that
-    # swallows the exception and keeps going is killed by the parent's watchdog instead.
-    if _State.armed:
-        _State.armed = False
-        raise _CpuLimit() if signum == signal.SIGPROF else _Limit()
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = _read(fd, n - got)
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def _frame(payload: bytes) -> bytes:
-    return _HEADER.pack(len(payload)) + payload
+    def take(self) -> None:
+        self.reap(block=True)
+        if os.stat(self.path).st_mtime_ns != self.clean_mtime:  # something was created or removed in it
+            _child.clear_folder(self.path)
+            self.clean_mtime = os.stat(self.path).st_mtime_ns
+        self.busy = True
 
 
-def _send(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = _write(fd, view)
-        view = view[n:]
+class _Process:
+    """A call process: forked and confined, waiting for its calls, then running them."""
 
+    def __init__(self, pid: int, cmd: int, results: int, progress, folder: _Folder, limit: int):
+        self.pid, self.cmd, self.results, self.progress, self.folder = pid, cmd, results, progress, folder
+        self.frames = _wire.FrameBuffer(limit)
+        self.plan: list[int] = []
+        self.got = 0
+        self.watched = 0  # the call we think is running ...
+        self.since = 0.0  # ... and since when
 
-def _clear_folder(folder: str) -> None:
-    for name in _listdir(folder):
-        path = os.path.join(folder, name)
+    def kill(self) -> None:
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-        except OSError:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
             pass
 
+    def close(self, reaped: bool = False) -> None:
+        self.kill()  # whatever it is still doing: threads, allocations, writes
+        for fd in (self.cmd, self.results):
+            if fd >= 0:
+                os.close(fd)
+        self.cmd = self.results = -1
+        self.progress.close()
+        self.folder.busy = False
+        self.folder.owner = None if reaped else self.pid
 
-def _thread_count() -> int:
-    counter = getattr(_thread, "_count", None)
-    return counter() if counter else 0
+
+class _Group:
+    """A group being served: its calls' timeouts, the group itself (unread), and the answers so far."""
+
+    def __init__(self, timeouts: list[float], body: mmap.mmap, size: int):
+        self.timeouts = timeouts
+        self.body, self.size = body, size
+        self.results: list = [None] * len(timeouts)
+        self.todo = list(range(len(timeouts)))  # positions no process has been given yet
+        self.sent = 0  # answers already forwarded to the pool
+        self.proc: _Process | None = None
+
+    def done(self) -> bool:
+        return self.sent == len(self.results)
 
 
-def run_call(cache: dict, key: str, name: str, arguments, timeout: float, cpu: float, output_chars: int,
-             memory_mb: int, scoping: str = "module"):
-    """One call: (status, output, seconds, retire). The tool's source is compiled on its first call, under
-    the call's timers, as the reference compiles inside its timeout."""
-    t0 = _perf()
-    retire = False
-    _State.armed = True
-    _setitimer(_ITIMER_REAL, timeout)
-    _setitimer(_ITIMER_PROF, cpu)
-    try:
+class Worker:
+    def __init__(self, config: dict, cmd_fd: int, out_fd: int):
+        self.cmd_fd, self.out_fd = cmd_fd, out_fd
+        self.root = config["folder"]
+        self.concurrency = max(1, int(config.get("concurrency", 2)))
+        # running processes, the spare, and killed ones that may not be gone yet
+        self.folders = [_Folder(os.path.join(self.root, f"f{i}")) for i in range(2 * self.concurrency + 2)]
+        for f in self.folders:
+            os.mkdir(f.path, 0o700)
+        self.output_chars = config["output_chars"]
+        self.memory_mb = config["memory_mb"]
+        self.grace = config["grace_s"]
+        self.limit = _wire.frame_limit(self.output_chars)
+        self.lockdown: _child.Lockdown | None = None
+        self.spare: _Process | None = None
+        self.groups: deque[_Group] = deque()
+        self.buffers: list[mmap.mmap] = []  # fork-proof buffers no group uses now
+
+    # ---- call processes ------------------------------------------------------------------------------
+    def _fork(self) -> _Process:
+        """A new call process, confined and waiting for its plan and group on a pipe of its own."""
+        free = [f for f in self.folders if not f.busy]  # never all busy: there are more than can run
+        folder = next((f for f in free if f.reap(block=False)), free[0])
+        folder.take()
+        cmd_r, cmd_w = os.pipe()
+        res_r, res_w = os.pipe()
+        progress = mmap.mmap(-1, _child.PROGRESS.size)
+        exit_now, lockdown = _exit, self.lockdown  # locals: nothing in the child can rebind them
+        pid = os.fork()
+        if pid == 0:  # the call process; it never returns into this loop
+            try:
+                _child.main(lockdown, cmd_r, res_w, progress, folder.path, folder.landlock_fd, self.output_chars,
+                            self.memory_mb)
+            finally:
+                exit_now(0)
+        os.close(cmd_r)
+        os.close(res_w)
+        return _Process(pid, cmd_w, res_r, progress, folder, self.limit)
+
+    def _launch(self, group: _Group) -> None:
+        """Hand the group's calls not yet given out to the spare process (or a new one)."""
+        proc = self.spare or self._fork()
+        self.spare = None
+        proc.plan, group.todo = group.todo, []
         try:
-            code = cache[key]
-            if type(code) is str:
-                code = cache[key] = _call.compile_source(code)
-            output = _call.invoke(code, name, arguments, scoping)
-            status = "ok"
-        except _Limit:
-            raise
-        except _call.ScopingMismatch as exc:
-            status, output = "scoping", exc.module_output
-        except MemoryError:
-            status, retire = "memory", True
-            output = _call.error_message(name, f"MemoryError: the tool exceeded the sandbox memory limit "
-                                               f"({memory_mb} MB)")
-        except BaseException as exc:
-            status = "tool_error"
-            output = _call.error_message(name, _call.describe_exception(exc))
-    except _Limit as exc:
-        if isinstance(exc, _CpuLimit):
-            output = _call.error_message(name, f"the tool exceeded the CPU time limit of {cpu:g} seconds")
-        else:
-            output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")
-        status, retire = "timeout", True
-    except BaseException:
-        status, output, retire = "tool_error", _call.error_message(name, "<unprintable error>"), True
-    finally:
-        _State.armed = False
-        _setitimer(_ITIMER_REAL, 0)
-        _setitimer(_ITIMER_PROF, 0)
-    return status, _call.truncate(output, output_chars), _perf() - t0, retire
+            _wire.send_all(proc.cmd, _wire.encode(proc.plan))
+            _wire.send_all(proc.cmd, memoryview(group.body)[:group.size])
+        except OSError:
+            pass  # it died before reading: seen as a crash of its first call
+        os.close(proc.cmd)
+        proc.cmd = -1
+        proc.watched, proc.since = proc.plan[0], _monotonic()
+        group.proc = proc
+
+    def _deadline(self, group: _Group) -> float:
+        proc = group.proc
+        return proc.since + group.timeouts[proc.watched] + self.grace
+
+    def _step(self, group: _Group, readable: bool) -> None:
+        """Take what the group's process wrote, or act on its deadline; end the process when it is done,
+        retired or failed."""
+        proc = group.proc
+        failure = None
+        finished = reaped = False
+        if readable:
+            data = os.read(proc.results, 1 << 20)
+            if not data:  # the process ended (or closed its pipe) before answering every call
+                proc.kill()
+                try:
+                    code = os.waitstatus_to_exitcode(os.waitpid(proc.pid, 0)[1])
+                except ChildProcessError:
+                    code = None
+                reaped = True
+                reported = _child.PROGRESS.unpack_from(proc.progress, 0)[0] - 1
+                culprit = reported if reported in proc.plan[proc.got:] else proc.plan[proc.got]
+                failure = (culprit, "crashed", "the sandbox could not confine the call's process"
+                           if code == _child.LOCKDOWN_FAILED else
+                           f"the tool crashed its sandbox process ({_describe(code)})")
+            else:
+                proc.frames.feed(data)
+                for frame in proc.frames.frames():
+                    if not _wire.valid_results(frame, _wire.CHILD_STATUSES, 4) \
+                            or len(frame) > len(proc.plan) - proc.got:
+                        proc.frames.bad = True
+                        break
+                    for status, output, seconds, retire in frame:
+                        group.results[proc.plan[proc.got]] = [status, _call.finish(output, self.output_chars),
+                                                              float(seconds), None]
+                        proc.got += 1
+                        if retire:
+                            break
+                    if retire or proc.got == len(proc.plan):
+                        finished = True
+                        break
+                    proc.watched, proc.since = proc.plan[proc.got], _monotonic()
+                if proc.frames.bad and not finished:
+                    failure = (proc.plan[proc.got], "crashed", "the tool wrote into the sandbox's result channel")
+        elif _monotonic() >= self._deadline(group):
+            # Past the deadline of the call we thought was running. If the process reports another call of
+            # its plan, that one started later: its own deadline counts (from the start it reports, never
+            # earlier than we last looked nor later than now).
+            reported, started = _child.PROGRESS.unpack_from(proc.progress, 0)
+            reported -= 1
+            if reported != proc.watched and reported in proc.plan[proc.got:]:
+                proc.watched, proc.since = reported, min(max(started, proc.since), _monotonic())
+                return
+            failure = (proc.watched, "timeout", f"the tool timed out after {group.timeouts[proc.watched]:g} seconds")
+        if failure is None and not finished:
+            return
+        rest = proc.plan[proc.got:]
+        proc.close(reaped)
+        group.proc = None
+        if failure is not None:
+            culprit, status, detail = failure
+            group.results[culprit] = [status, "", group.timeouts[culprit] if status == "timeout" else 0.0, detail]
+            rest.remove(culprit)
+        group.todo = rest
+
+    def _forward(self) -> None:
+        """Answer the pool in order: the first group's answers as soon as a prefix is complete."""
+        while self.groups:
+            group = self.groups[0]
+            end = group.sent
+            while end < len(group.results) and group.results[end] is not None:
+                end += 1
+            if end > group.sent:
+                _wire.send_all(self.out_fd, b"".join(_wire.encode(group.results[i:min(i + _wire.BATCH, end)])
+                                                     for i in range(group.sent, end, _wire.BATCH)))
+                group.sent = end
+            if not group.done():
+                return
+            self.groups.popleft()
+            self.buffers.append(group.body)
+
+    def _read_group(self) -> bool:
+        """The next group from the pool, its body copied unread into a fork-proof buffer. False at the end."""
+        try:
+            header = _wire.read_frame(self.cmd_fd)
+            if header.get("op") != "run":
+                return False
+            prefix = _wire.read_exact(self.cmd_fd, 4)
+        except EOFError:
+            return False
+        size = 4 + _wire.HEADER.unpack(prefix)[0]
+        body = self.buffers.pop() if self.buffers else _buffer(1 << 16)
+        if size > len(body):
+            body.close()
+            body = _buffer(1 << (size - 1).bit_length())
+        body[:4] = prefix
+        view, got = memoryview(body), 4
+        try:
+            while got < size:
+                n = os.readv(self.cmd_fd, [view[got:size]])
+                if not n:
+                    return False
+                got += n
+        finally:
+            view.release()
+        self.groups.append(_Group(header["timeouts"], body, size))
+        return True
+
+    def serve(self) -> None:
+        """The worker's loop, until the pool says stop or goes away."""
+        while True:
+            for group in self.groups:
+                if group.proc is None and group.todo:
+                    self._launch(group)
+            if self.spare is None:
+                self.spare = self._fork()
+            for f in self.folders:
+                f.reap(block=False)  # only processes already killed
+            running = [g for g in self.groups if g.proc is not None]
+            watch = {g.proc.results: g for g in running}
+            inputs = list(watch)
+            if len(self.groups) < self.concurrency:
+                inputs.append(self.cmd_fd)
+            timeout = max(0.0, min(self._deadline(g) for g in running) - _monotonic()) if running else None
+            ready = set(select.select(inputs, [], [], timeout)[0])
+            for group in running:
+                self._step(group, group.proc.results in ready)
+            self._forward()
+            if self.cmd_fd in ready and not self._read_group():
+                return
+
+    # ---- start-up ------------------------------------------------------------------------------------
+    def confine(self, config: dict) -> dict:
+        layers: dict[str, str] = {}
+        confine = config.get("confine", True)
+        if confine:
+            layers["disk quota"] = _confine.private_tmpfs([f.path for f in self.folders], config["disk_mb"])
+        os.chdir(self.root)  # again: the folders may now be tmpfs mounts
+        for f in self.folders:
+            f.clean_mtime = os.stat(f.path).st_mtime_ns
+        layers["rlimits"] = _confine.apply_rlimits(config["memory_mb"], config["disk_mb"], config["open_files"])
+        call_filter = None
+        if confine:
+            read = _confine.default_read_paths()
+            own, layers["landlock"] = _confine.landlock_ruleset(read, [self.root])
+            if own is not None:
+                for f in self.folders:  # prepared now: a call process only has to enforce its folder's
+                    f.landlock_fd, _ = _confine.landlock_ruleset(read, [f.path])
+                ok = _confine.no_new_privs() and _confine.landlock_enforce(own) and None not in \
+                    [f.landlock_fd for f in self.folders]
+                os.close(own)
+                if not ok:
+                    layers["landlock"] = "failed (restrict_self)"
+                    for f in self.folders:
+                        if f.landlock_fd is not None:
+                            os.close(f.landlock_fd)
+                        f.landlock_fd = None
+            layers["capabilities"] = _confine.drop_capabilities()
+            call_filter, layers["seccomp"] = _confine.seccomp_worker()
+            if call_filter is None:
+                layers["nproc"] = "no new processes in call processes" if os.geteuid() else "not enforced for root"
+            # inherited by every call process, armed there; the worker needs none of what it refuses
+            layers["audit"] = _confine.install_audit_hook(self.root) + " (in each call process)"
+            _confine.patch_python()
+        layers["processes"] = f"one per environment, killed after its calls; up to {self.concurrency} at once"
+        self.lockdown = _child.Lockdown(os.getpid(), call_filter, audit=confine, nproc=confine and call_filter is None,
+                                        max_fd=config["open_files"] + 1)
+        return layers
+
+    def self_test(self) -> str | None:
+        """Run a harmless tool in a call process: it must confine itself and answer. ``None`` if it did."""
+        body = _wire.encode({"code": {"probe": "def probe():\n    return 'ready'"}, "calls": [["probe", {}, 5.0, 5.0]]})
+        buf = _buffer(1 << 16)
+        buf[:len(body)] = body
+        group = _Group([5.0], buf, len(body))
+        self._launch(group)
+        while group.proc is not None:
+            ready = select.select([group.proc.results], [], [], max(0.0, self._deadline(group) - _monotonic()))[0]
+            self._step(group, bool(ready))
+        self.buffers.append(buf)
+        answer = group.results[0]
+        if answer is None or answer[:2] != ["ok", "ready"]:
+            return (answer[3] or answer[1]) if answer else "no answer"
+        return None
+
+
+def _buffer(size: int) -> mmap.mmap:
+    """Memory that a fork does not copy into the child."""
+    buf = mmap.mmap(-1, size)
+    buf.madvise(mmap.MADV_DONTFORK)
+    return buf
+
+
+def _describe(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
 
 
 def main() -> None:
-    config = _loads(sys.argv[1])
-    folder = config["folder"]
+    config = json.loads(sys.argv[1])
     debug = bool(config.get("debug"))
-
-    # Move the protocol off fds 0/1 so tool code cannot read our commands or forge our replies by
-    # printing; 0/1/2 become /dev/null.
+    # Move the protocol off fds 0/1 (nothing may print into it); 0/1/2 become /dev/null.
     cmd_fd, out_fd = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -162,71 +390,22 @@ def main() -> None:
     if not debug:
         os.dup2(devnull, 2)
     os.close(devnull)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pool's business
+    signal.signal(signal.SIGALRM, _child.on_timer)
+    signal.signal(signal.SIGPROF, _child.on_timer)
+    if not _confine.die_with_parent(int(config["parent"])):
+        return
+    worker = Worker(config, cmd_fd, out_fd)
+    layers = worker.confine(config)
+    problem = worker.self_test()
+    if problem is not None:
+        layers["self-test"] = f"failed: {problem}"
+    gc.collect()
+    gc.freeze()  # a call process's garbage collections need not touch (and copy) the worker's objects
+    _wire.send_all(out_fd, _wire.encode({"op": "ready", "layers": layers, "pid": os.getpid(), "ok": problem is None}))
+    if problem is None:
+        worker.serve()
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
-    signal.signal(signal.SIGALRM, _on_timer)
-    signal.signal(signal.SIGPROF, _on_timer)
-    _chdir(folder)
-    progress_fd = os.open(config["progress"], os.O_RDWR)
-    progress = mmap.mmap(progress_fd, _PROGRESS.size)
-    os.close(progress_fd)
-
-    layers = {}
-    _confine.die_with_parent()
-    layers["rlimits"] = _confine.apply_rlimits(config["memory_mb"], config["file_mb"], config["open_files"])
-    if config.get("confine", True):
-        layers["landlock"] = _confine.landlock_restrict(_confine.default_read_paths(), [folder])
-        layers["capabilities"] = _confine.drop_capabilities()
-        layers["seccomp"] = _confine.seccomp_restrict()
-        if layers["seccomp"] != "on":
-            layers["nproc"] = _confine.limit_processes()
-        layers["audit"] = _confine.install_audit_hook(folder)
-        _confine.patch_python()
-    _send(out_fd, _frame(_dumps({"op": "ready", "layers": layers, "pid": os.getpid()}).encode()))
-
-    cache: dict = {}
-    clean_mtime = _stat(folder).st_mtime_ns
-    output_chars, memory_mb = config["output_chars"], config["memory_mb"]
-    baseline_threads = _thread_count()
-    while True:
-        try:
-            (size,) = _HEADER.unpack(_read_exact(cmd_fd, 4))
-            msg = _loads(_read_exact(cmd_fd, size))
-        except EOFError:
-            return
-        if msg.get("op") != "run":
-            return
-        for key, source in msg.get("code", {}).items():
-            if len(cache) >= _CACHE_CAPACITY:
-                cache.clear()
-            cache[key] = source
-        pending: list[bytes] = []
-        last_flush = _perf()
-        for index, key, name, arguments, timeout, cpu, scoping in msg["calls"]:
-            if key not in cache:
-                pending.append(_frame(_dumps([index, "need_code", "", 0.0, False]).encode()))
-                continue
-            _PROGRESS.pack_into(progress, 0, index + 1)
-            try:
-                status, output, seconds, retire = run_call(cache, key, name, arguments, timeout, cpu, output_chars,
-                                                           memory_mb, scoping)
-            except _Limit:  # the deadline passed just as the call was being wrapped up
-                status, seconds, retire = "timeout", timeout, True
-                output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")
-            _PROGRESS.pack_into(progress, 0, 0)
-            if _stat(folder).st_mtime_ns != clean_mtime:  # something was created or removed in the folder
-                _clear_folder(folder)
-                clean_mtime = _stat(folder).st_mtime_ns
-            _chdir(folder)
-            if _thread_count() > baseline_threads:
-                retire = True  # the tool left threads behind
-            pending.append(_frame(_dumps([index, status, output, seconds, retire]).encode()))
-            now = _perf()
-            if retire or len(pending) >= _FLUSH_EVERY_N or now - last_flush >= _FLUSH_EVERY_S:
-                _send(out_fd, b"".join(pending))
-                pending, last_flush = [], now
-        if pending:
-            _send(out_fd, b"".join(pending))
 
 if __name__ == "__main__":
     main()

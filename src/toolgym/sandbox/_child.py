@@ -1,0 +1,203 @@
+"""A call process: forked from a sandbox worker for the calls of one environment, confined, then killed.
+
+It holds nothing of the sandbox's machinery that a tool could use against anyone else: the worker closes
+its end of the protocol in the child before any tool code runs, so the only channel out is the write end
+of a pipe that the worker alone reads -- and the worker checks every frame on it against the calls it
+handed over (one result per call, in order, of the expected shape; anything else ends the process and is
+that call's failure). The calls and sources of one environment are all it ever sees: the worker reads one
+environment's calls at a time and forks from a clean state, so no other environment's code, arguments or
+results are in its memory, and nothing it changes (modules, builtins, threads, memory, files, descriptors)
+survives it.
+
+Standard library only: imported by the worker as a top-level module.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import signal
+import struct
+import time
+
+import _call
+import _confine
+import _wire
+
+_setitimer, _ITIMER_REAL, _ITIMER_PROF = signal.setitimer, signal.ITIMER_REAL, signal.ITIMER_PROF
+_perf, _monotonic = time.perf_counter, time.monotonic
+_stat, _chdir, _listdir = os.stat, os.chdir, os.listdir
+PROGRESS = struct.Struct("<qd")  # 1 + the position of the call running (0: between calls), when it started
+_FLUSH_EVERY_S = 0.001
+LOCKDOWN_FAILED = 71  # exit status of a call process that could not confine itself
+
+
+class _Limit(BaseException):
+    """Raised inside tool code when its time is up; a BaseException so ``except Exception`` misses it."""
+
+
+class _CpuLimit(_Limit):
+    pass
+
+
+class _State:
+    armed = False
+
+
+def on_timer(signum, _frame):
+    """SIGALRM / SIGPROF handler (installed by the worker, inherited by every call process). Raises once
+    per call: a second raise could land in our own handling of the first. A tool that swallows it and
+    goes on is killed by the worker instead."""
+    if _State.armed:
+        _State.armed = False
+        raise _CpuLimit() if signum == signal.SIGPROF else _Limit()
+
+
+def clear_folder(folder: str) -> None:
+    """Remove everything in ``folder`` (symlinks are removed, never followed)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                clear_folder(entry.path)
+                os.rmdir(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _thread_count() -> int:
+    counter = getattr(_thread, "_count", None)
+    return counter() if counter else 0
+
+
+class Lockdown:
+    """What a call process applies to itself after the fork, prepared by the worker: the parent-death
+    signal, a Landlock layer of its own (writes only to its folder; with ABI >= 6 no signal leaves it), the
+    call filter (seccomp), and the Python-level policy."""
+
+    def __init__(self, parent: int, call_filter, audit: bool, nproc: bool, max_fd: int):
+        self.parent = parent
+        self.call_filter = call_filter
+        self.audit = audit
+        self.nproc = nproc
+        self.max_fd = max_fd
+
+    def apply(self, cmd_fd: int, out_fd: int, folder: str, landlock_fd: int | None) -> None:
+        """Confine this process to ``folder``. Afterwards its only descriptors besides 0-2 (``/dev/null``)
+        are ``cmd_fd`` (moved to 3) and ``out_fd`` (moved to 4)."""
+        if not _confine.die_with_parent(self.parent):
+            os._exit(0)  # the worker is gone: nobody is waiting for results
+        if landlock_fd is not None and not _confine.landlock_enforce(landlock_fd):
+            os._exit(LOCKDOWN_FAILED)
+        for fd, target in ((cmd_fd, 3), (out_fd, 4)):
+            if fd != target:
+                os.dup2(fd, target)  # cmd_fd and out_fd are never 4 and 3 (see Worker._fork)
+        os.closerange(5, self.max_fd)  # the worker's protocol, the Landlock rulesets, anything else
+        if self.call_filter is not None and not self.call_filter.install():
+            os._exit(LOCKDOWN_FAILED)
+        if self.nproc:
+            _confine.limit_processes()
+        _chdir(folder)
+        if self.audit:
+            _confine.arm_audit_hook()
+
+
+def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, landlock_fd: int | None,
+         output_chars: int, memory_mb: int) -> None:
+    """The life of a call process: confine itself, wait for its calls (the plan, then the group as the pool
+    sent it), run them, report."""
+    lockdown.apply(cmd_fd, out_fd, folder, landlock_fd)
+    try:
+        plan = _wire.read_frame(3)
+        group = _wire.read_frame(3)
+    except EOFError:
+        return
+    os.close(3)
+    serve(4, progress, group["code"], group["calls"], plan, output_chars, memory_mb, folder)
+
+
+def run_call(cache: dict, sources: dict, name: str, arguments, timeout: float, cpu: float, output_chars: int,
+             memory_mb: int):
+    """One call: (status, output, seconds, retire). The tool's source is compiled on its first call, under
+    the call's timers, as the reference compiles inside its timeout."""
+    t0 = _perf()
+    retire = False
+    _State.armed = True
+    _setitimer(_ITIMER_REAL, timeout)
+    _setitimer(_ITIMER_PROF, cpu)
+    try:
+        try:
+            code = cache.get(name)
+            if code is None:
+                code = cache[name] = _call.compile_source(sources[name])
+            output = _call.invoke(code, name, arguments)
+            status = "ok"
+        except _Limit:
+            raise
+        except MemoryError:
+            status, retire = "memory", True
+            output = _call.error_message(name, f"MemoryError: the tool exceeded the sandbox memory limit "
+                                               f"({memory_mb} MB)")
+        except BaseException as exc:
+            status = "tool_error"
+            output = _call.error_message(name, _call.describe_exception(exc))
+    except _Limit as exc:
+        if isinstance(exc, _CpuLimit):
+            output = _call.error_message(name, f"the tool exceeded the CPU time limit of {cpu:g} seconds")
+        else:
+            output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")
+        status, retire = "timeout", True
+    except BaseException:
+        status, output, retire = "tool_error", _call.error_message(name, "<unprintable error>"), True
+    finally:
+        _State.armed = False
+        _setitimer(_ITIMER_REAL, 0)
+        _setitimer(_ITIMER_PROF, 0)
+    return status, _call.finish(output, output_chars), _perf() - t0, retire
+
+
+def serve(fd: int, progress, sources: dict, calls: list, plan: list[int], output_chars: int, memory_mb: int,
+          folder: str) -> None:
+    """Run ``calls[p]`` for each position ``p`` in ``plan``, in order; report ``[status, output, seconds,
+    retire]`` per call, several to a frame. Stops after a call that asks to ``retire`` (it timed out, ran out
+    of memory or left threads running): the worker continues in a fresh process."""
+    send, encode = _wire.send_all, _wire.encode
+    cache: dict = {}
+    pending: list = []
+    pending_chars = 0
+    last_flush = _perf()
+    threads = _thread_count()
+    clean_mtime = _stat(folder).st_mtime_ns
+    for pos in plan:
+        # Results travel in batches, but never more than a millisecond's worth is held back while a call
+        # runs: if this call has to be killed, the worker's guess of which call it was stays exact.
+        if pending and (len(pending) >= _wire.BATCH or pending_chars >= output_chars
+                        or _perf() - last_flush >= _FLUSH_EVERY_S):
+            send(fd, encode(pending))
+            pending, pending_chars, last_flush = [], 0, _perf()
+        name, arguments, timeout, cpu = calls[pos]
+        PROGRESS.pack_into(progress, 0, pos + 1, _monotonic())
+        try:
+            status, output, seconds, retire = run_call(cache, sources, name, arguments, timeout, cpu, output_chars,
+                                                       memory_mb)
+        except _Limit:  # the deadline passed just as the call was being wrapped up
+            status, seconds, retire = "timeout", timeout, True
+            output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")
+        PROGRESS.pack_into(progress, 0, 0, 0.0)
+        if _stat(folder).st_mtime_ns != clean_mtime:  # the call created or removed something: its own quota
+            clear_folder(folder)                     # is free again for the next call
+            clean_mtime = _stat(folder).st_mtime_ns
+        _chdir(folder)
+        if _thread_count() > threads:
+            retire = True
+        pending.append([status, output, seconds, retire])
+        pending_chars += len(output)
+        if retire:
+            break
+    if pending:
+        send(fd, encode(pending))
