@@ -33,6 +33,11 @@ TimeoutOpt = Annotated[float, typer.Option(callback=_positive, help="Per-call ti
 
 
 def build_executor(executor: str, workers: int | None, timeout: float):
+    """The executor the options name, or a clear error for options that could only fail every call."""
+    if not timeout > 0 or timeout == float("inf"):
+        fail(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    if workers is not None and workers < 1:
+        fail(f"--workers must be at least 1, not {workers}")
     limits = SandboxLimits(timeout_s=timeout)
     if executor == "sandbox":
         return make_executor("sandbox", workers=workers, limits=limits)
@@ -171,27 +176,26 @@ def _episode(row: object) -> tuple[str, int] | None:
 
 
 def sandbox_info_cmd() -> None:
-    """Show which isolation layers the sandbox gets on this machine, and run a quick self-test."""
-    from ..sandbox import ExecRequest, SandboxPool
+    """What the sandbox defends against, which isolation layers this machine gives it, and a self-test."""
+    from ..sandbox import LAYER_GUARANTEES, THREAT_MODEL, SandboxPool, self_test
 
-    probes = {
-        "normal call": ("ok", "def ok():\n    return 'fine'"),
-        "open a socket": ("net", "def net():\n    import socket\n    socket.socket().connect(('1.1.1.1', 80))"),
-        "write /etc": ("w", "def w():\n    open('/etc/toolgym-probe', 'w').write('x')"),
-        "start a process": ("p", "def p():\n    import subprocess\n    return subprocess.run(['true'])"),
-    }
+    console.print("[bold]threat model[/]")
+    for line in THREAT_MODEL:
+        console.print(f"  - {line}")
     with SandboxPool(workers=1) as pool:
         table = Table(title="sandbox layers", show_edge=False)
-        table.add_column("layer")
-        table.add_column("state")
-        for layer, state in pool.layers.items():
-            table.add_row(layer, state)
+        for col in ("layer", "state here", "guarantee"):
+            table.add_column(col, overflow="fold")
+        layers = {"protocol": "on", **pool.layers}
+        for layer, state in layers.items():
+            table.add_row(layer, state, LAYER_GUARANTEES.get(layer, ""))
         console.print(table)
-        results = pool.run([ExecRequest(name, {}, {name: src}) for name, src in probes.values()])
-        checks = Table(title="self-test", show_edge=False)
-        checks.add_column("probe")
-        checks.add_column("status")
-        checks.add_column("tool message", overflow="fold")
-        for label, r in zip(probes, results):
-            checks.add_row(label, r.status, r.output)
-        console.print(checks)
+        checks = self_test(pool)
+    report = Table(title="self-test", show_edge=False)
+    for col in ("probe", "status", "result", "tool message"):
+        report.add_column(col, overflow="fold")
+    for c in checks:
+        report.add_row(c.probe, c.status, "pass" if c.passed else "[bold red]FAILED[/]", c.output[:200])
+    console.print(report)
+    if not all(c.passed for c in checks):
+        fail("the sandbox self-test failed: see the rows marked FAILED", 1)
