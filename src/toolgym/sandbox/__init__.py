@@ -19,6 +19,7 @@ from ._call import REFERENCE_LOCALS, SCOPINGS
 from ._inprocess import UnsafeInProcessExecutor
 from ._pool import SandboxPool, default_pool
 from ._protocol import ExecRequest, ExecResult, Executor, RequestScoping, SandboxLimits
+from ._selftest import LAYER_GUARANTEES, THREAT_MODEL, Check, self_test
 
 EXECUTORS = {
     "sandbox": "toolgym.sandbox:SandboxPool",
@@ -37,8 +38,11 @@ def make_executor(kind: str = "sandbox", **kwargs) -> Executor:
 
 __all__ = [
     "EXECUTORS",
+    "LAYER_GUARANTEES",
     "REFERENCE_LOCALS",
     "SCOPINGS",
+    "THREAT_MODEL",
+    "Check",
     "ExecRequest",
     "ExecResult",
     "Executor",
@@ -48,4 +52,5 @@ __all__ = [
     "UnsafeInProcessExecutor",
     "default_pool",
     "make_executor",
+    "self_test",
 ]
