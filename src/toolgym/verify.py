@@ -45,7 +45,6 @@ from .sandbox import ExecRequest, ExecResult, Executor, RequestScoping
 from .schema import Environment, ToolCall
 
 VerifyStatus = Literal["pass", "fail", "skip"]
-_ERROR_PREFIX = "an error occured when call "
 WILDCARDS = ("*", "all", "")
 
 
@@ -231,8 +230,9 @@ def _plan(env: Environment, probes: bool = True) -> _Plan:
 
 
 def _failed(r: ExecResult) -> bool:
-    """A call that did not return normally (a ``scoping`` result carries the module outcome's output)."""
-    return r.status not in ("ok", "scoping") or r.output.startswith(_ERROR_PREFIX)
+    """A call that did not return normally, by its status. A ``scoping`` result carries the module outcome's
+    output, and only that text says whether the module outcome raised."""
+    return r.status not in ("ok", "scoping") or (r.status == "scoping" and r.output.startswith(_ERROR_PREFIX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +314,7 @@ def verify_environments(envs: Sequence[Environment], executor: Executor, *, prob
             continue
         plan = _plan(env, probes)
         plan.start = len(requests)
-        requests.extend(ExecRequest(c.name, c.arguments, env.code, scoping=scoping) for c, scoping in plan.calls())
+        requests.extend(ExecRequest.of(c, env.code, scoping=scoping) for c, scoping in plan.calls())
         plans.append(plan)
         results.append(None)
     outputs = executor.run(requests) if requests else []

@@ -97,13 +97,13 @@ def test_deployed_code_answers_and_refuses():
     assert validate_environment(env) == []
     call = env.solution[0][0]
     ex = UnsafeInProcessExecutor()
-    good = ex.run([ExecRequest(call.name, call.arguments, env.code)])[0]
+    good = ex.run([ExecRequest.of(call, env.code)])[0]
     assert env.expected[call.name][0].lower() in good.output.lower()
     bad = [ToolCall(name=call.name, arguments={**call.arguments, next(iter(call.arguments)): "Nowhere Land"}),
            ToolCall(name=call.name, arguments={}),
            ToolCall(name=call.name, arguments={**call.arguments, "bogus": 1})]
     for b in bad:
-        out = ex.run([ExecRequest(b.name, b.arguments, env.code)])[0].output
+        out = ex.run([ExecRequest.of(b, env.code)])[0].output
         assert out.startswith("Error:") and env.expected[call.name][0] not in out
 
 

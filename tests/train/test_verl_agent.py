@@ -292,7 +292,7 @@ def test_multi_turn_episodes_mask_tool_tokens_and_score_every_turn(model_dir, da
         observed = tok.decode([t for t, m in zip(response, mask) if not m])
         messages = list(item["raw_prompt"])
         for turn, reply in zip(env.solution, replies):
-            outputs = sandbox.run([ExecRequest(c.name, c.arguments, env.code) for c in turn])
+            outputs = sandbox.run([ExecRequest.of(c, env.code) for c in turn])
             messages.append({"role": "assistant", "content": reply})
             messages += [{"role": "tool", "content": r.output} for r in outputs]
             assert all(f"<tool_response>\n{r.output}\n</tool_response>" in observed for r in outputs)

@@ -160,7 +160,7 @@ class ToolHop:
                 messages.append(assistant_message(reply, turn))
                 if not reply.parsed.tool_calls or tools is None:
                     break
-                requests = [ExecRequest(c.name, c.arguments, code) for c in reply.parsed.tool_calls]
+                requests = [ExecRequest.of(c, code) for c in reply.parsed.tool_calls]
                 results = await asyncio.to_thread(self.executor.run, requests)
                 calls += len(results)
                 messages.extend({"role": "tool", "content": r.output, "tool_call_id": f"call_{turn}_{i}"}

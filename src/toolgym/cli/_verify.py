@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..evaluate import evaluate_metrics
@@ -191,11 +192,11 @@ def sandbox_info_cmd() -> None:
             table.add_row(layer, state, LAYER_GUARANTEES.get(layer, ""))
         console.print(table)
         checks = self_test(pool)
-    report = Table(title="self-test", show_edge=False)
-    for col in ("probe", "status", "result", "tool message"):
-        report.add_column(col, overflow="fold")
+    console.print("[bold]self-test[/] (each probe, then an innocent environment's call, which must come back as "
+                  "when it runs alone)")
     for c in checks:
-        report.add_row(c.probe, c.status, "pass" if c.passed else "[bold red]FAILED[/]", c.output[:200])
-    console.print(report)
+        verdict = "pass  " if c.passed else "[bold red]FAILED[/]"
+        console.print(f"  {verdict} {c.probe.strip()} -> {c.status}: {escape(c.output[:200])}", soft_wrap=True,
+                      highlight=False)
     if not all(c.passed for c in checks):
         fail("the sandbox self-test failed: see the rows marked FAILED", 1)

@@ -60,7 +60,7 @@ def score_batch(items: Sequence[TurnState], *, variant: str = "f1", executor: Ex
     parsed = [parse_for_reward(item.response, item.tool_format or format or "hermes",
                                bool(item.strip_thinking if item.strip_thinking is not None else strip_thinking))
               for item in items]
-    requests = [ExecRequest(call.name, call.arguments, item.codes, scoping=item.scoping)
+    requests = [ExecRequest.of(call, item.codes, scoping=item.scoping)
                 for item, p in zip(items, parsed) for call in p.tool_calls]
     results = (executor or default_pool()).run(requests) if requests else []
     out: list[ScoredResponse] = []

@@ -134,7 +134,7 @@ class ToolEnv:
 
     def _requests(self, parsed: ParsedResponse) -> list[ExecRequest]:
         scoping = self.env.metadata.scoping  # the paper's data runs under the paper's scoping
-        return [ExecRequest(c.name, c.arguments, self.env.code, scoping=scoping) for c in parsed.tool_calls]
+        return [ExecRequest.of(c, self.env.code, scoping=scoping) for c in parsed.tool_calls]
 
     def _apply(self, reply: Reply, action: Any, results: list[ExecResult]):
         parsed, raw, reasoning = reply.parsed, reply.raw, reply.reasoning

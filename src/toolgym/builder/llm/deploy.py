@@ -29,8 +29,6 @@ from . import portable
 from .stages import Plan, Toolset
 from .structured import Asker, Invalid
 
-_RAISED = "an error occured when call "  # the sandbox's message for a tool that raised (the paper's spelling)
-
 
 class _Checked:
     """An executor whose infrastructure failures raise: a sandbox that cannot run code is a broken
@@ -126,13 +124,13 @@ async def run_gold(env: Environment, sandbox: SandboxGate, timeout_s: float) -> 
     raises, loops, refuses its gold call or answers differently under the paper's scoping costs one call
     here, not the full verification's hundred."""
     for c in env.solution_calls:
-        r = (await sandbox.run([ExecRequest(c.name, c.arguments, env.code, timeout_s, scoping="compare")]))[0]
+        r = (await sandbox.run([ExecRequest.of(c, env.code, timeout_s, "compare")]))[0]
         if r.status == "scoping":
-            ref = (await sandbox.run([ExecRequest(c.name, c.arguments, env.code, timeout_s, scoping="reference")]))[0]
+            ref = (await sandbox.run([ExecRequest.of(c, env.code, timeout_s, "reference")]))[0]
             raise Invalid("scoping", f"the gold call {c.name}({c.arguments_json()}) returns {r.output[:200]!r} in the "
                                      f"sandbox but {ref.output[:200]!r} under the paper's executor. {portable.RULE}",
                           stage="verification")
-        if not r.ok or r.output.startswith((_RAISED, "Error")):
+        if not r.ok or r.output.startswith("Error"):
             raise Invalid("calls", f"the gold call {c.name}({c.arguments_json()}) failed ({r.status}): "
                                    f"{r.output[:300]}", stage="verification")
 
