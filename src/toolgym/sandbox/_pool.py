@@ -512,7 +512,7 @@ class SandboxPool:
                     self.stats["timeouts"] += 1
                 elif status == "crashed":
                     self.stats["crashes"] += 1
-                results[call.index] = ExecResult(_call.finish(output, self.limits.output_chars), status,
+                results[call.index] = ExecResult(_call.finish(output, self.limits.output_chars + _call.NOTE_ROOM), status,
                                                  float(seconds))
                 w.answered += 1
                 if w.answered == len(group.calls):

@@ -132,6 +132,7 @@ class Worker:
         for f in self.folders:
             os.mkdir(f.path, 0o700)
         self.output_chars = config["output_chars"]
+        self.text_limit = self.output_chars + _call.NOTE_ROOM  # what a call process's text may be, note included
         self.memory_mb = config["memory_mb"]
         self.grace = config["grace_s"]
         self.limit = _wire.frame_limit(self.output_chars)
@@ -208,7 +209,7 @@ class Worker:
                         proc.frames.bad = True
                         break
                     for status, output, seconds, retire in frame:
-                        group.results[proc.plan[proc.got]] = [status, _call.finish(output, self.output_chars),
+                        group.results[proc.plan[proc.got]] = [status, _call.finish(output, self.text_limit),
                                                               float(seconds), None]
                         proc.got += 1
                         if retire:
