@@ -172,11 +172,19 @@ def test_the_whole_corpus_in_one_batch(hostile_pool, context):
         assert results[i].status in CORPUS[name][1], (name, results[i])
 
 
-def test_state_does_not_leak_between_calls(hostile_pool):
-    code = {"poison": "import json\ndef poison():\n    __builtins__['len'] = None\n    json.dumps = lambda *a, **k: 'HACKED'\n    return 1",
-            "check": "def check():\n    return {'len works': len('abc')}"}
-    results = hostile_pool.run([ExecRequest("poison", {}, code)] + [ExecRequest("check", {}, code)] * 4)
+def test_state_does_not_leak_to_another_environment(hostile_pool):
+    poison = {"poison": "import json\ndef poison():\n    __builtins__['len'] = None\n"
+                        "    json.dumps = lambda *a, **k: 'HACKED'\n    return 1"}
+    check = {"check": "def check():\n    return {'len works': len('abc')}"}
+    results = hostile_pool.run([ExecRequest("poison", {}, poison)] + [ExecRequest("check", {}, check)] * 4)
     assert all(r.output == '{"len works": 3}' for r in results[1:])
+
+
+def test_toolgyms_own_formatting_survives_a_patched_json(hostile_pool):
+    code = {"poison": "import json\ndef poison():\n    json.dumps = lambda *a, **k: 'HACKED'\n    return {'a': 1}",
+            "check": "def check():\n    return {'b': 2}"}
+    results = hostile_pool.run([ExecRequest("poison", {}, code), ExecRequest("check", {}, code)])
+    assert [r.output for r in results] == ['{"a": 1}', '{"b": 2}']
 
 
 def test_files_written_by_a_tool_do_not_survive_the_call(hostile_pool):

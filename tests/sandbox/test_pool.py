@@ -225,3 +225,12 @@ def test_callers_in_many_threads_each_get_their_own_results():
             t.join()
         assert {r.status for k, r in results.items() if k % 2} == {"crashed"}
         assert all(results[k].output == str(k) for k in range(0, 8, 2))
+
+
+def test_groups_larger_than_a_pipe_still_flow():
+    """What the pool sends a worker can exceed what its pipe holds: the rest goes when there is room."""
+    with SandboxPool(workers=1) as p:
+        envs = [{"f": f"PAD = {'x' * 200_000!r}\ndef f(i):\n    return {k} + i"} for k in range(12)]
+        results = p.run([ExecRequest("f", {"i": 1}, envs[k]) for k in range(12) for _ in range(3)])
+        assert [r.output for r in results] == [str(k + 1) for k in range(12) for _ in range(3)]
+        assert p.stats["worker_restarts"] == 0

@@ -27,6 +27,9 @@ import _wire
 _setitimer, _ITIMER_REAL, _ITIMER_PROF = signal.setitimer, signal.ITIMER_REAL, signal.ITIMER_PROF
 _perf, _monotonic = time.perf_counter, time.monotonic
 _stat, _chdir, _listdir = os.stat, os.chdir, os.listdir
+# The builtins of this process's tool calls: one dict for the environment's calls, as the paper's code shares
+# its process's (a copy of the real ones, so a tool that writes to it does not change this module's own).
+_BUILTINS = dict(_call._BUILTINS)
 PROGRESS = struct.Struct("<qd")  # 1 + the position of the call running (0: between calls), when it started
 _FLUSH_EVERY_S = 0.001
 LOCKDOWN_FAILED = 71  # exit status of a call process that could not confine itself
@@ -135,7 +138,7 @@ def run_call(cache: dict, sources: dict, name: str, arguments, timeout: float, c
             code = cache.get(name)
             if code is None:
                 code = cache[name] = _call.compile_source(sources[name])
-            output = _call.invoke(code, name, arguments)
+            output = _call.invoke(code, name, arguments, builtins_=_BUILTINS)
             status = "ok"
         except _Limit:
             raise

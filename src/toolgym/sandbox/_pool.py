@@ -428,7 +428,7 @@ class SandboxPool:
         for w in live:
             sel.register(w.fd_out, selectors.EVENT_READ, w)
         grace = self.limits.grace_s
-        depth = self.concurrency + 1
+        depth = 4 * self.concurrency  # groups in flight per worker: the next ones wait in its pipe
         try:
             while True:
                 now = time.monotonic()
@@ -453,8 +453,9 @@ class SandboxPool:
                     w = key.data
                     if w in lost:
                         continue
-                    if mask & selectors.EVENT_WRITE and not self._write(w, sel):
-                        lost.append(w)
+                    if key.fd == w.fd_in:  # room in the worker's pipe for more of what it was sent
+                        if not self._write(w, sel):
+                            lost.append(w)
                         continue
                     if mask & selectors.EVENT_READ:
                         try:
@@ -491,9 +492,11 @@ class SandboxPool:
                 pass
             except OSError:
                 return False
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if w.outbuf else 0)
-        if sel.get_key(w.fd_out).events != events:
-            sel.modify(w.fd_out, events, w)
+        watched = w.fd_in in sel.get_map()
+        if w.outbuf and not watched:
+            sel.register(w.fd_in, selectors.EVENT_WRITE, w)
+        elif watched and not w.outbuf:
+            sel.unregister(w.fd_in)
         return True
 
     def _take(self, w: _Worker, results: list) -> bool:
@@ -507,13 +510,14 @@ class SandboxPool:
                 group = w.inflight[0]
                 call = group.calls[w.answered]
                 if detail is not None:  # the worker ended this call itself
-                    output = _call.error_message(call.name, detail)
+                    output = _call.finish(_call.error_message(call.name, detail), self.limits.output_chars)
+                elif len(output) > self.limits.output_chars + _call.NOTE_ROOM:
+                    return False  # the worker checked and capped every output of its call processes
                 if status == "timeout":
                     self.stats["timeouts"] += 1
                 elif status == "crashed":
                     self.stats["crashes"] += 1
-                results[call.index] = ExecResult(_call.finish(output, self.limits.output_chars + _call.NOTE_ROOM), status,
-                                                 float(seconds))
+                results[call.index] = ExecResult(output, status, float(seconds))
                 w.answered += 1
                 if w.answered == len(group.calls):
                     w.inflight.popleft()
@@ -527,6 +531,8 @@ class SandboxPool:
         calls again. A group that was running is sent again whole the first time, call by call the second;
         a call that took a worker down on its own twice more is answered ``crashed``."""
         sel.unregister(w.fd_out)
+        if w.fd_in in sel.get_map():
+            sel.unregister(w.fd_in)
         live.remove(w)
         again: list[_Group] = []
         for n, group in enumerate(w.inflight):

@@ -58,6 +58,9 @@ class _Folder:
         self.busy = False  # a live call process works in it
         self.owner: int | None = None  # the killed process that last used it, until reaped
         self.clean_mtime = 0
+        # where its call process writes which call it runs; shared with that process only (a fresh process
+        # gets it only once the last one is gone, so nothing stale is ever read)
+        self.progress = mmap.mmap(-1, _child.PROGRESS.size)
 
     def reap(self, block: bool) -> bool:
         """Whether its last process is gone (reaped now, if need be)."""
@@ -73,6 +76,7 @@ class _Folder:
 
     def take(self) -> None:
         self.reap(block=True)
+        _child.PROGRESS.pack_into(self.progress, 0, 0, 0.0)
         if os.stat(self.path).st_mtime_ns != self.clean_mtime:  # something was created or removed in it
             _child.clear_folder(self.path)
             self.clean_mtime = os.stat(self.path).st_mtime_ns
@@ -102,7 +106,6 @@ class _Process:
             if fd >= 0:
                 os.close(fd)
         self.cmd = self.results = -1
-        self.progress.close()
         self.folder.busy = False
         self.folder.owner = None if reaped else self.pid
 
@@ -149,7 +152,7 @@ class Worker:
         folder.take()
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
-        progress = mmap.mmap(-1, _child.PROGRESS.size)
+        progress = folder.progress
         exit_now, lockdown = _exit, self.lockdown  # locals: nothing in the child can rebind them
         pid = os.fork()
         if pid == 0:  # the call process; it never returns into this loop
