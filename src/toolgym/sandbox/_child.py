@@ -15,6 +15,7 @@ Standard library only: imported by the worker as a top-level module.
 from __future__ import annotations
 
 import _thread
+import marshal
 import os
 import signal
 import struct
@@ -113,21 +114,28 @@ class Lockdown:
 def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, landlock_fd: int | None,
          output_chars: int, memory_mb: int) -> None:
     """The life of a call process: confine itself, wait for its calls (the plan, then the group as the pool
-    sent it), run them, report."""
+    sent it: the calls and sources, and the sources compiled by the pool), run them, report."""
     lockdown.apply(cmd_fd, out_fd, folder, landlock_fd)
     try:
         plan = _wire.read_frame(3)
         group = _wire.read_frame(3)
+        (size,) = _wire.HEADER.unpack(_wire.read_exact(3, 4))
+        compiled = marshal.loads(_wire.read_exact(3, size))
     except EOFError:
         return
     os.close(3)
-    serve(4, progress, group["code"], group["calls"], plan, output_chars, memory_mb, folder)
+    sources = group["code"]
+    for name, code in compiled.items():
+        if code is not None:
+            sources[name] = code
+    serve(4, progress, sources, group["calls"], plan, output_chars, memory_mb, folder)
 
 
 def run_call(cache: dict, sources: dict, name: str, arguments, timeout: float, cpu: float, output_chars: int,
              memory_mb: int):
-    """One call: (status, output, seconds, retire). The tool's source is compiled on its first call, under
-    the call's timers, as the reference compiles inside its timeout."""
+    """One call: (status, output, seconds, retire). ``sources`` maps a tool to its code, compiled by the pool,
+    or to its source, compiled here on its first call under the call's timers (the pool leaves it to us when
+    it does not compile: the error is reported on every call, as the reference reports it)."""
     t0 = _perf()
     retire = False
     _State.armed = True
@@ -137,7 +145,8 @@ def run_call(cache: dict, sources: dict, name: str, arguments, timeout: float, c
         try:
             code = cache.get(name)
             if code is None:
-                code = cache[name] = _call.compile_source(sources[name])
+                code = sources[name]
+                code = cache[name] = _call.compile_source(code) if type(code) is str else code
             output = _call.invoke(code, name, arguments, builtins_=_BUILTINS)
             status = "ok"
         except _Limit:

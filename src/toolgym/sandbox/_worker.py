@@ -6,7 +6,8 @@ standard library and its siblings). It talks to the pool over its original stdin
 to private descriptors at once; frames are :mod:`_wire`'s.
 
 pool -> worker  per group (the calls of ONE environment): a header ``{"op": "run", "timeouts": [...]}``,
-                then the group ``{"code": {tool: source}, "calls": [[tool, arguments, timeout, cpu], ...]}``;
+                then the group ``{"code": {tool: source}, "calls": [[tool, arguments, timeout, cpu], ...]}``
+                and its sources compiled by the pool (``marshal`` data of ``{tool: code or None}``);
                 ``{"op": "exit"}`` to stop.
 worker -> pool  ``{"op": "ready", "ok": ..., "layers": {...}, "pid": ...}`` once, then lists of
                 ``[status, output, seconds, detail]``, one per call: groups in the order they were sent, calls
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import json
+import marshal
 import mmap
 import os
 import select
@@ -261,29 +263,35 @@ class Worker:
             self.buffers.append(group.body)
 
     def _read_group(self) -> bool:
-        """The next group from the pool, its body copied unread into a fork-proof buffer. False at the end."""
+        """The next group from the pool: its header, then its two frames (the calls and sources, the sources
+        compiled) copied unread into a fork-proof buffer. False at the end."""
         try:
             header = _wire.read_frame(self.cmd_fd)
             if header.get("op") != "run":
                 return False
-            prefix = _wire.read_exact(self.cmd_fd, 4)
+            body = self.buffers.pop() if self.buffers else _buffer(1 << 16)
+            size = 0
+            for _ in range(2):
+                prefix = _wire.read_exact(self.cmd_fd, 4)
+                end = size + 4 + _wire.HEADER.unpack(prefix)[0]
+                if end > len(body):
+                    bigger = _buffer(1 << (end - 1).bit_length())
+                    bigger[:size] = body[:size]
+                    body.close()
+                    body = bigger
+                body[size:size + 4] = prefix
+                view, got = memoryview(body), size + 4
+                try:
+                    while got < end:
+                        n = os.readv(self.cmd_fd, [view[got:end]])
+                        if not n:
+                            raise EOFError
+                        got += n
+                finally:
+                    view.release()
+                size = end
         except EOFError:
             return False
-        size = 4 + _wire.HEADER.unpack(prefix)[0]
-        body = self.buffers.pop() if self.buffers else _buffer(1 << 16)
-        if size > len(body):
-            body.close()
-            body = _buffer(1 << (size - 1).bit_length())
-        body[:4] = prefix
-        view, got = memoryview(body), 4
-        try:
-            while got < size:
-                n = os.readv(self.cmd_fd, [view[got:size]])
-                if not n:
-                    return False
-                got += n
-        finally:
-            view.release()
         self.groups.append(_Group(header["timeouts"], body, size))
         return True
 
@@ -350,7 +358,9 @@ class Worker:
 
     def self_test(self) -> str | None:
         """Run a harmless tool in a call process: it must confine itself and answer. ``None`` if it did."""
-        body = _wire.encode({"code": {"probe": "def probe():\n    return 'ready'"}, "calls": [["probe", {}, 5.0, 5.0]]})
+        compiled = marshal.dumps({"probe": None})
+        body = _wire.encode({"code": {"probe": "def probe():\n    return 'ready'"}, "calls": [["probe", {}, 5.0, 5.0]]}) \
+            + _wire.HEADER.pack(len(compiled)) + compiled
         buf = _buffer(1 << 16)
         buf[:len(body)] = body
         group = _Group([5.0], buf, len(body))
