@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from toolgym.reward import RewardInput, score_batch
+from toolgym.reward import score_batch
 from toolgym.sandbox import ExecRequest, SandboxLimits, SandboxPool
+from toolgym.schema import TurnState
 
 SHORT, LONG = 1.0, 120.0
 MEMORY_MB = 512
@@ -443,9 +444,9 @@ def test_every_attack_in_one_batch_with_the_innocent(iso_pool, clean):
 
 
 def test_score_batch_gives_the_innocent_the_same_rewards(iso_pool, clean):
-    def item(code, name, args) -> RewardInput:
+    def item(code, name, args) -> TurnState:
         call = "<tool_call>\n" + json.dumps({"name": name, "arguments": args}) + "\n</tool_call>"
-        return RewardInput(call, code, {"probe": ['"x": 2']}, 0.0, None)
+        return TurnState(response=call, codes=code, unsolved={"probe": ['"x": 2']})
 
     innocent = [item(INNOCENT[n], "probe", {"x": i}) for i in range(1, 3) for n in INNOCENT]
     alone = score_batch(innocent, executor=iso_pool)
@@ -462,6 +463,7 @@ def test_score_batch_gives_the_innocent_the_same_rewards(iso_pool, clean):
 _KILLED_RUN = """
 import os, sys
 from toolgym.sandbox import ExecRequest, SandboxLimits, SandboxPool
+from toolgym.schema import TurnState
 pool = SandboxPool(workers=1, limits=SandboxLimits(timeout_s=600)).start()
 (worker,) = pool._all
 print(worker.proc.pid, pool._root, flush=True)
