@@ -83,11 +83,14 @@ def _compiled(source: str, _cache: dict[str, object] = {}):
     return code
 
 
-def _env_key(code) -> tuple:
-    """What identifies an environment: all of its tools' sources (not only the called ones), so two
-    environments that share one tool's source still never share a process."""
-    return tuple(sorted((str(name), _digest(src) if isinstance(src, str) else repr(type(src)))
-                        for name, src in code.items()))
+def _env_key(code) -> frozenset:
+    """What identifies an environment: all of its tools and sources (not only the called ones), so two
+    environments that share one tool's source still never share a process. (Strings cache their hash, so
+    this costs little even when every request carries its own copy of the mapping.)"""
+    try:
+        return frozenset(code.items())
+    except TypeError:  # a source that is not hashable: compare by its text
+        return frozenset((name, repr(src)) for name, src in code.items())
 
 
 @dataclass(slots=True)
