@@ -234,3 +234,14 @@ def test_groups_larger_than_a_pipe_still_flow():
         results = p.run([ExecRequest("f", {"i": 1}, envs[k]) for k in range(12) for _ in range(3)])
         assert [r.output for r in results] == [str(k + 1) for k in range(12) for _ in range(3)]
         assert p.stats["worker_restarts"] == 0
+
+
+def test_environments_may_share_a_process_when_asked():
+    """``isolate_environments=False`` (trusted code only): calls of several environments share a call
+    process, each still in a fresh namespace with its own sources, even when their tools have one name."""
+    envs = [{"f": f"import os\ndef f():\n    return f'{k} ' + str(os.getpid())"} for k in range(6)]
+    with SandboxPool(workers=1, isolate_environments=False) as p:
+        results = p.run([ExecRequest("f", {}, env) for env in envs])
+        assert [r.output.split()[0] for r in results] == [str(k) for k in range(6)]
+        assert len({r.output.split()[1] for r in results}) == 1
+        assert "several environments" in p.layers["processes"]

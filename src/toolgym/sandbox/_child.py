@@ -125,15 +125,15 @@ def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, la
         return
     os.close(3)
     sources = group["code"]
-    for name, code in compiled.items():
+    for key, code in compiled.items():
         if code is not None:
-            sources[name] = code
+            sources[key] = code
     serve(4, progress, sources, group["calls"], plan, output_chars, memory_mb, folder)
 
 
-def run_call(cache: dict, sources: dict, name: str, arguments, timeout: float, cpu: float, output_chars: int,
-             memory_mb: int):
-    """One call: (status, output, seconds, retire). ``sources`` maps a tool to its code, compiled by the pool,
+def run_call(cache: dict, sources: dict, key: str, name: str, arguments, timeout: float, cpu: float,
+             output_chars: int, memory_mb: int):
+    """One call: (status, output, seconds, retire). ``sources`` maps a source's key to its code, compiled by the pool,
     or to its source, compiled here on its first call under the call's timers (the pool leaves it to us when
     it does not compile: the error is reported on every call, as the reference reports it)."""
     t0 = _perf()
@@ -143,10 +143,10 @@ def run_call(cache: dict, sources: dict, name: str, arguments, timeout: float, c
     _setitimer(_ITIMER_PROF, cpu)
     try:
         try:
-            code = cache.get(name)
+            code = cache.get(key)
             if code is None:
-                code = sources[name]
-                code = cache[name] = _call.compile_source(code) if type(code) is str else code
+                code = sources[key]
+                code = cache[key] = _call.compile_source(code) if type(code) is str else code
             output = _call.invoke(code, name, arguments, builtins_=_BUILTINS)
             status = "ok"
         except _Limit:
@@ -192,11 +192,11 @@ def serve(fd: int, progress, sources: dict, calls: list, plan: list[int], output
                         or _perf() - last_flush >= _FLUSH_EVERY_S):
             send(fd, encode(pending))
             pending, pending_chars, last_flush = [], 0, _perf()
-        name, arguments, timeout, cpu = calls[pos]
+        name, key, arguments, timeout, cpu = calls[pos]
         PROGRESS.pack_into(progress, 0, pos + 1, _monotonic())
         try:
-            status, output, seconds, retire = run_call(cache, sources, name, arguments, timeout, cpu, output_chars,
-                                                       memory_mb)
+            status, output, seconds, retire = run_call(cache, sources, key, name, arguments, timeout, cpu,
+                                                       output_chars, memory_mb)
         except _Limit:  # the deadline passed just as the call was being wrapped up
             status, seconds, retire = "timeout", timeout, True
             output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")

@@ -63,20 +63,20 @@ def _digest(source: str, _cache: dict[str, str] = {}) -> str:
 
 
 def _compiled(source: str, _cache: dict[str, object] = {}):
-    """``source`` compiled, or ``None`` if it does not compile or is too large to compile here (the call
-    process then compiles it, under the call's timers, and reports the error on each call as the reference
-    does). Compiling here, in a warm process, costs a fraction of what it costs in a freshly forked one, and
-    a source is compiled once however many environments and batches hold it."""
+    """``source`` compiled (a tuple of code objects, one per top-level statement), or ``None`` if it does not
+    compile or is too large to compile here (the call process then compiles it, under the call's timers, and
+    reports the error on each call as the reference does). Compiling here, in a warm process, costs a
+    fraction of what it costs in a freshly forked one; a source is compiled once however many environments
+    and batches hold it, and a statement once however many sources hold it."""
     key = _digest(source)
     code = _cache.get(key, _cache)
     if code is not _cache:
         return code
     code = None
     if len(source) <= _COMPILE_HERE_CHARS:
-        try:
-            code = (compile(source, "<string>", "exec"),)  # the pieces a call runs in order: here, one
-        except BaseException:  # SyntaxError, ValueError, RecursionError, MemoryError: the call process says so
-            code = None
+        code = _call.compile_source(source)  # statement by statement: shared ones are compiled once
+        # marshal writes plain tuples (the call process has the source beside them)
+        code = None if isinstance(code, BaseException) else tuple(code)  # an error: the call process says so
     if len(_cache) >= 8192:
         _cache.clear()
     _cache[key] = code
@@ -97,6 +97,7 @@ def _env_key(code) -> frozenset:
 class _Call:
     index: int  # position in the caller's request list
     name: str
+    key: str  # digest of the tool's source
     args_json: str
     timeout: float
     cpu: float
@@ -107,17 +108,17 @@ class _Group:
     """Calls of one environment, sent to a worker as one message."""
 
     calls: list[_Call]
-    code: dict[str, str]  # the sources of the tools these calls name
+    code: dict[str, str]  # digest -> source, for the tools these calls name
     attempts: int = 0  # how many workers died while it was in flight
 
     def payload(self) -> bytes:
         """The header the worker reads, then what it hands on unread: the calls and sources, and the sources
         compiled (``marshal`` data, which only the pool writes)."""
         header = ('{"op":"run","timeouts":[' + ",".join(repr(c.timeout) for c in self.calls) + "]}").encode()
-        sources = {c.name: self.code[c.name] for c in self.calls}
-        parts = [f"[{_json_name(c.name)},{c.args_json},{c.timeout!r},{c.cpu!r}]" for c in self.calls]
+        sources = {c.key: self.code[c.key] for c in self.calls}
+        parts = [f'[{_json_name(c.name)},"{c.key}",{c.args_json},{c.timeout!r},{c.cpu!r}]' for c in self.calls]
         body = ('{"code":' + json.dumps(sources) + ',"calls":[' + ",".join(parts) + "]}").encode()
-        compiled = marshal.dumps({name: _compiled(source) for name, source in sources.items()})
+        compiled = marshal.dumps({key: _compiled(source) for key, source in sources.items()})
         return b"".join((_wire.HEADER.pack(len(header)), header, _wire.HEADER.pack(len(body)), body,
                          _wire.HEADER.pack(len(compiled)), compiled))
 
@@ -224,8 +225,13 @@ class SandboxPool:
     name = "sandbox"
 
     def __init__(self, workers: int | None = None, limits: SandboxLimits | None = None, *,
-                 confine: bool = True, chunk_size: int = 256, start_timeout_s: float = 30.0, concurrency: int = 2):
+                 confine: bool = True, chunk_size: int = 256, start_timeout_s: float = 30.0, concurrency: int = 2,
+                 isolate_environments: bool = True):
         self.size = max(1, workers or os.cpu_count() or 1)
+        # False: calls of several environments may share a call process, up to chunk_size at a time. Faster
+        # where environments have few calls each; only for tool code you trust (your own procedural build):
+        # a tool could then change what another environment of its chunk returns.
+        self.isolate_environments = isolate_environments
         # call processes each worker runs at once: while one waits for the CPU (a busy machine) or starts,
         # another works; groups in flight per worker is one more, so the next always waits in its pipe
         self.concurrency = max(1, concurrency)
@@ -269,6 +275,8 @@ class SandboxPool:
             self._idle.extend(workers)
             self._all.update(workers)
             self.layers = dict(workers[0].layers)
+            if not self.isolate_environments:
+                self.layers["processes"] = "shared by the calls of several environments (isolate_environments=False)"
             self._started = True
             atexit.register(self.close)
         return self
@@ -404,9 +412,9 @@ class SandboxPool:
                 continue
             key = keys.get(id(req.code))
             if key is None:
-                key = keys[id(req.code)] = _env_key(req.code)
+                key = keys[id(req.code)] = _env_key(req.code) if self.isolate_environments else None
             timeout = req.timeout_s or limits.timeout_s
-            call = _Call(i, req.name, args_json, timeout, min(limits.cpu, timeout))
+            call = _Call(i, req.name, _digest(source), args_json, timeout, min(limits.cpu, timeout))
             chain = groups.get(key)
             if chain is None:
                 chain = groups[key] = [_Group([], {})]
@@ -415,7 +423,7 @@ class SandboxPool:
                 group = _Group([], {})
                 chain.append(group)
             group.calls.append(call)
-            group.code[req.name] = source
+            group.code[call.key] = source
         if groups:
             ordered = [g for chain in groups.values() for g in chain]
             self.stats["calls"] += sum(len(g.calls) for g in ordered)
