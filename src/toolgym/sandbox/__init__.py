@@ -2,12 +2,16 @@
 
 Two executors behind one protocol (:class:`Executor`):
 
-* :class:`SandboxPool` (default): warm, confined worker processes; see ``docs/sandbox.md`` for the
-  layers of isolation and what each stops.
+* :class:`SandboxPool` (default): warm, confined worker processes that never run tool code themselves;
+  each environment's calls run in a fresh call process forked from a worker, confined, and killed after
+  them, so no environment reaches another, the protocol or the caller. See ``docs/sandbox.md`` for the
+  threat model, the layers of isolation and what each stops (``toolgym sandbox-info`` checks them).
 * :class:`UnsafeInProcessExecutor`: runs tool code in the calling process; fast, not isolated.
 
 Tool behaviour (raising, looping, crashing, allocating) is never an exception to the caller: every call
-returns an :class:`ExecResult` whose ``output`` is the tool message the model sees.
+returns an :class:`ExecResult` whose ``output`` is the tool message the model sees (valid Unicode, capped).
+Build requests from the shared :class:`~toolgym.schema.ToolCall` with :meth:`ExecRequest.of`; the
+conformance suite (``tests/sandbox/test_conformance.py``) holds every executor in :data:`EXECUTORS` to this.
 
 Both run a call under the scoping its request names (``ExecRequest.scoping``): ``module`` (default: the
 source is a module of its own), ``reference`` (exactly the paper's ``call_function``: ``exec`` inside a
