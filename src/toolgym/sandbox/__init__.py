@@ -11,7 +11,7 @@ Two executors behind one protocol (:class:`Executor`):
 Tool behaviour (raising, looping, crashing, allocating) is never an exception to the caller: every call
 returns an :class:`ExecResult` whose ``output`` is the tool message the model sees (valid Unicode, capped).
 Build requests from the shared :class:`~toolgym.schema.ToolCall` with :meth:`ExecRequest.of`; the
-conformance suite (``tests/sandbox/test_conformance.py``) holds every executor in :data:`EXECUTORS` to this.
+conformance suite (``tests/sandbox/test_executor_conformance.py``) holds every executor in :data:`EXECUTORS` to this.
 
 Both run a call under the scoping its request names (``ExecRequest.scoping``): ``module`` (default: the
 source is a module of its own), ``reference`` (exactly the paper's ``call_function``: ``exec`` inside a
