@@ -124,15 +124,16 @@ def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, la
     except EOFError:
         return
     os.close(3)
-    sources = group["code"]
-    for key, code in compiled.items():
-        if code is not None:
-            sources[key] = code
+    sources = dict(group["code"])
+    for key, pieces in compiled.items():
+        if pieces is not None:  # compiled by the pool; the reference scoping also hands the source on
+            code = sources[key] = _call.Compiled(pieces)
+            code.source = group["code"][key]
     serve(4, progress, sources, group["calls"], plan, output_chars, memory_mb, folder)
 
 
 def run_call(cache: dict, sources: dict, key: str, name: str, arguments, timeout: float, cpu: float,
-             output_chars: int, memory_mb: int):
+             output_chars: int, memory_mb: int, scoping: str = "module"):
     """One call: (status, output, seconds, retire). ``sources`` maps a source's key to its code, compiled by the pool,
     or to its source, compiled here on its first call under the call's timers (the pool leaves it to us when
     it does not compile: the error is reported on every call, as the reference reports it)."""
@@ -147,10 +148,12 @@ def run_call(cache: dict, sources: dict, key: str, name: str, arguments, timeout
             if code is None:
                 code = sources[key]
                 code = cache[key] = _call.compile_source(code) if type(code) is str else code
-            output = _call.invoke(code, name, arguments, builtins_=_BUILTINS)
+            output = _call.invoke(code, name, arguments, scoping, _BUILTINS)
             status = "ok"
         except _Limit:
             raise
+        except _call.ScopingMismatch as exc:  # compare: the paper's scoping gives another outcome
+            status, output = "scoping", exc.module_output
         except MemoryError:
             status, retire = "memory", True
             output = _call.error_message(name, f"MemoryError: the tool exceeded the sandbox memory limit "
@@ -192,11 +195,11 @@ def serve(fd: int, progress, sources: dict, calls: list, plan: list[int], output
                         or _perf() - last_flush >= _FLUSH_EVERY_S):
             send(fd, encode(pending))
             pending, pending_chars, last_flush = [], 0, _perf()
-        name, key, arguments, timeout, cpu = calls[pos]
+        name, key, arguments, timeout, cpu, scoping = calls[pos]
         PROGRESS.pack_into(progress, 0, pos + 1, _monotonic())
         try:
             status, output, seconds, retire = run_call(cache, sources, key, name, arguments, timeout, cpu,
-                                                       output_chars, memory_mb)
+                                                       output_chars, memory_mb, scoping)
         except _Limit:  # the deadline passed just as the call was being wrapped up
             status, seconds, retire = "timeout", timeout, True
             output = _call.error_message(name, f"the tool timed out after {timeout:g} seconds")

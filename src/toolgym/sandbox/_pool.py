@@ -101,6 +101,7 @@ class _Call:
     args_json: str
     timeout: float
     cpu: float
+    scoping: str = "module"  # see _call.SCOPINGS
 
 
 @dataclass(eq=False)
@@ -116,7 +117,8 @@ class _Group:
         compiled (``marshal`` data, which only the pool writes)."""
         header = ('{"op":"run","timeouts":[' + ",".join(repr(c.timeout) for c in self.calls) + "]}").encode()
         sources = {c.key: self.code[c.key] for c in self.calls}
-        parts = [f'[{_json_name(c.name)},"{c.key}",{c.args_json},{c.timeout!r},{c.cpu!r}]' for c in self.calls]
+        parts = [f'[{_json_name(c.name)},"{c.key}",{c.args_json},{c.timeout!r},{c.cpu!r},"{c.scoping}"]'
+                 for c in self.calls]
         body = ('{"code":' + json.dumps(sources) + ',"calls":[' + ",".join(parts) + "]}").encode()
         compiled = marshal.dumps({key: _compiled(source) for key, source in sources.items()})
         return b"".join((_wire.HEADER.pack(len(header)), header, _wire.HEADER.pack(len(body)), body,
@@ -414,7 +416,7 @@ class SandboxPool:
             if key is None:
                 key = keys[id(req.code)] = _env_key(req.code) if self.isolate_environments else None
             timeout = req.timeout_s or limits.timeout_s
-            call = _Call(i, req.name, _digest(source), args_json, timeout, min(limits.cpu, timeout))
+            call = _Call(i, req.name, _digest(source), args_json, timeout, min(limits.cpu, timeout), req.scoping)
             chain = groups.get(key)
             if chain is None:
                 chain = groups[key] = [_Group([], {})]

@@ -18,8 +18,8 @@ _dumps, _loads = json.dumps, json.loads
 _read, _write = os.read, os.write
 
 # what a call process may report; "crashed" is only ever decided by the process that watches it
-CHILD_STATUSES = frozenset({"ok", "tool_error", "timeout", "memory"})
-RESULT_STATUSES = frozenset({"ok", "tool_error", "timeout", "memory", "crashed"})
+CHILD_STATUSES = frozenset({"ok", "tool_error", "timeout", "memory", "scoping"})
+RESULT_STATUSES = frozenset({"ok", "tool_error", "timeout", "memory", "scoping", "crashed"})
 
 
 BATCH = 32  # most results in one frame

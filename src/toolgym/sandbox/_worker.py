@@ -6,7 +6,8 @@ standard library and its siblings). It talks to the pool over its original stdin
 to private descriptors at once; frames are :mod:`_wire`'s.
 
 pool -> worker  per group (the calls of ONE environment): a header ``{"op": "run", "timeouts": [...]}``,
-                then the group ``{"code": {key: source}, "calls": [[tool, key, arguments, timeout, cpu], ...]}``
+                then the group ``{"code": {key: source}, "calls": [[tool, key, arguments, timeout, cpu,
+                scoping], ...]}``
                 and its sources compiled by the pool (``marshal`` data of ``{key: code or None}``);
                 ``{"op": "exit"}`` to stop.
 worker -> pool  ``{"op": "ready", "ok": ..., "layers": {...}, "pid": ...}`` once, then lists of
@@ -359,7 +360,7 @@ class Worker:
     def self_test(self) -> str | None:
         """Run a harmless tool in a call process: it must confine itself and answer. ``None`` if it did."""
         compiled = marshal.dumps({"k": None})
-        body = _wire.encode({"code": {"k": "def probe():\n    return 'ready'"}, "calls": [["probe", "k", {}, 5.0, 5.0]]}) \
+        body = _wire.encode({"code": {"k": "def probe():\n    return 'ready'"}, "calls": [["probe", "k", {}, 5.0, 5.0, "module"]]}) \
             + _wire.HEADER.pack(len(compiled)) + compiled
         buf = _buffer(1 << 16)
         buf[:len(body)] = body
