@@ -45,6 +45,7 @@ from .sandbox import ExecRequest, ExecResult, Executor, RequestScoping
 from .schema import Environment, ToolCall
 
 VerifyStatus = Literal["pass", "fail", "skip"]
+_ERROR_PREFIX = "an error occured when call "  # how a scoping result says its module outcome raised
 WILDCARDS = ("*", "all", "")
 
 
