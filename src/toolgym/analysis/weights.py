@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..evaluate import save_figure
+from ..evaluate import pyplot, save_figure
 from ._checkpoint import resolve, slices, tensor_files
 
 #: module types, in heatmap column order
@@ -110,11 +110,12 @@ def read_csv(path: str | Path) -> list[Change]:
 
 def heatmap(changes: list[Change], path: str | Path, title: str = "Relative weight change") -> Path:
     """Layers (rows, layer 0 at the bottom) by module type (columns), colour = relative change."""
-    import matplotlib
+    return save_figure(heatmap_figure(changes, title), path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def heatmap_figure(changes: list[Change], title: str = "Relative weight change"):
+    """The figure :func:`heatmap` writes; the modules outside the layers are named under the title."""
+    plt = pyplot()
     layers = sorted({c.layer for c in changes if c.layer is not None})
     modules = [m for m in MODULES if any(c.module == m for c in changes)]
     if not layers or not modules:
@@ -123,16 +124,17 @@ def heatmap(changes: list[Change], path: str | Path, title: str = "Relative weig
     for c in changes:
         if c.layer is not None and c.module in modules:
             grid[layers.index(c.layer)][modules.index(c.module)] = c.relative
-    fig, ax = plt.subplots(figsize=(1.0 * len(modules) + 2.5, 0.28 * len(layers) + 2))
+    fig, ax = plt.subplots(figsize=(0.9 * len(modules) + 3.4, 0.28 * len(layers) + 2.4))
     image = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis")
     ax.set_xticks(range(len(modules)), modules, rotation=45, ha="right")
     step = max(1, len(layers) // 16)
     ax.set_yticks(range(0, len(layers), step), [str(layers[i]) for i in range(0, len(layers), step)])
+    ax.set_xlabel("module")
     ax.set_ylabel("layer")
-    fig.colorbar(image, ax=ax, label="||W_trained - W_base|| / ||W_base||")
+    fig.colorbar(image, ax=ax, label="relative change ||dW|| / ||W_base||")
     outside = [c for c in changes if c.layer is None]
     if outside:
         ax.set_title(title + "\n" + ", ".join(f"{c.module} {c.relative:.2e}" for c in outside), fontsize=9)
     else:
         ax.set_title(title)
-    return save_figure(fig, path)
+    return fig

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..evaluate import MetricSummary, save_figure
+from ..evaluate import MetricSummary, bar_figure, save_figure
 from ._report import BenchReport
 
 
@@ -93,27 +92,9 @@ def markdown_table(rows: list[Row], before: str, after: str) -> str:
 
 
 def plot_rows(rows: list[Row], path: str | Path, before: str, after: str) -> Path:
-    """Paired horizontal bars (before, after) per row, with the 95% intervals as error bars."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ConfigError("charts need matplotlib: pip install 'toolgym[eval]'") from exc
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.4))
-    height = 0.38
-    for k, (name, color, pick) in enumerate(((before, "#9aa5b1", "before"), (after, "#2f6fdf", "after"))):
-        ys = [i + (k - 0.5) * height for i in range(len(rows))]
-        vals = [getattr(r, pick) for r in rows]
-        means = [0.0 if v is None or v.n == 0 else 100 * v.mean for v in vals]
-        err = [[0.0 if v is None or math.isnan(v.low) else max(0.0, 100 * (v.mean - v.low)) for v in vals],
-               [0.0 if v is None or math.isnan(v.high) else max(0.0, 100 * (v.high - v.mean)) for v in vals]]
-        ax.barh(ys, means, height, xerr=err, capsize=2, color=color, label=name)
-    ax.set_yticks(range(len(rows)), [r.label for r in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 105)
-    ax.set_xlabel("score (%)")
-    ax.legend(loc="lower right")
-    ax.set_title(f"{before} vs {after}")
+    """Paired horizontal bars (before, after) per row, with the 95% intervals as error bars; a score one
+    suite lacks is marked "no result", not drawn as 0."""
+    fig = bar_figure([r.label for r in rows], {before: [r.before for r in rows], after: [r.after for r in rows]},
+                     title=f"{before} vs {after}", value_label="score (%)",
+                     category_label="benchmark, group, metric", horizontal=True)
     return save_figure(fig, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError
+from ._charts import bar_figure, save_figure
 from ._report import LABELS, EvalReport
 
 
@@ -15,39 +15,19 @@ def compare_rows(a: EvalReport, b: EvalReport, metric: str) -> list[tuple[str, f
              b.groups[g][metric].mean - a.groups[g][metric].mean) for g in groups]
 
 
+def comparison_figure(a: EvalReport, b: EvalReport, metric: str = "solve_f1", names: tuple[str, str] | None = None):
+    """Bars of ``metric`` per scenario for A and B, with the bootstrap intervals as error bars; a scenario
+    only one report has is marked "no result" on the other's side."""
+    groups = sorted(set(a.groups) | set(b.groups), key=lambda g: (g == "overall", g))
+    label = LABELS.get(metric, metric)
+    names = names or (a.name or "A", b.name or "B")
+    if names[0] == names[1]:
+        names = (f"{names[0]} (A)", f"{names[1]} (B)")
+    return bar_figure(groups, {names[0]: [a.groups.get(g, {}).get(metric) for g in groups],
+                               names[1]: [b.groups.get(g, {}).get(metric) for g in groups]},
+                      title=f"{label} before and after", value_label=f"{label} (%)", category_label="scenario")
+
+
 def plot_comparison(a: EvalReport, b: EvalReport, path: str | Path, metric: str = "solve_f1") -> Path:
-    """Bars of ``metric`` per scenario for A and B, with the bootstrap intervals as error bars."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ConfigError("charts need matplotlib: pip install 'toolgym[eval]'") from exc
-    groups = [g for g in a.order() if g in b.groups]
-    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 4))
-    width = 0.38
-    for k, (report, color) in enumerate(((a, "#9aa5b1"), (b, "#2f6fdf"))):
-        xs = [i + (k - 0.5) * width for i in range(len(groups))]
-        s = [report.groups[g][metric] for g in groups]
-        means = [100 * x.mean for x in s]
-        err = [[100 * (x.mean - x.low) for x in s], [100 * (x.high - x.mean) for x in s]]
-        ax.bar(xs, means, width, yerr=err, capsize=3, label=report.name or ("A" if k == 0 else "B"), color=color)
-    ax.set_xticks(range(len(groups)), [g.replace("_", "\n") for g in groups])
-    ax.set_ylabel(f"{LABELS.get(metric, metric)} (%)")
-    ax.set_ylim(0, 105)
-    ax.legend()
-    ax.set_title(f"{LABELS.get(metric, metric)} before and after")
-    return save_figure(fig, path)
-
-
-def save_figure(fig, path: str | Path) -> Path:
-    """Lay out, write as PNG (the folder made if needed) and close a matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    """:func:`comparison_figure` written to ``path`` as PNG."""
+    return save_figure(comparison_figure(a, b, metric), path)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..evaluate import evaluate, save_figure
+from ..evaluate import evaluate, line_figure, save_figure
 from ..io import Run, atomic_write_text, read_environments, sha256_of
 from ..models import BackendConfig, Endpoint, Sampling, make_backend
 from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, load_trajectories, rollout
@@ -191,21 +191,10 @@ class Loop:
 
 def plot_iterations(rows: list[dict[str, Any]], path: Path) -> Path:
     """Solve-F1 per iteration, per scenario and overall (the paper's Figure 5)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
     groups = sorted({g for r in rows for g in r if g not in ("iteration", "model")}, key=lambda g: (g == "overall", g))
-    for g in groups:
-        xs = [r["iteration"] for r in rows if g in r]
-        ax.plot(xs, [r[g] for r in rows if g in r], marker="o", linewidth=2.5 if g == "overall" else 1.2, label=g)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("Solve-F1 (%)")
-    ax.set_xticks([r["iteration"] for r in rows])
-    ax.legend(fontsize=8)
-    ax.set_title("Solve-F1 per iteration")
+    fig = line_figure([str(r["iteration"]) for r in rows], {g: [r.get(g) for r in rows] for g in groups},
+                      title="Solve-F1 per iteration (held-out split)", xlabel="iteration (0: the starting model)",
+                      ylabel="Solve-F1 (%)")
     return save_figure(fig, path)
 
 
