@@ -85,13 +85,21 @@ def report_cmd(
     base: Annotated[str | None, typer.Option(help="With --trained: compute the weight analysis now.")] = None,
     trained: Annotated[str | None, typer.Option(help="The trained checkpoint, for the weight analysis.")] = None,
     title: Annotated[str | None, typer.Option(help="Title of the page.")] = None,
+    trajectories: Annotated[list[Path] | None, typer.Option(
+        help="More trajectory files whose episodes to show (repeatable); those in RUN are found.")] = None,
+    max_episodes: Annotated[int, typer.Option(
+        help="Episodes shown per trajectory file (the first ones; 0: all).", min=0)] = 1000,
 ) -> None:
-    """One self-contained HTML page: build statistics, evaluation per scenario and iteration, training curves and
-    the weight-change heatmap."""
+    """One self-contained HTML page: evaluation per run and scenario, every episode's transcript (question,
+    replies, tool calls and outputs, step rewards), training curves, the weight-change heatmap and build
+    statistics."""
     from ..analysis import build_report, weight_changes, write_csv
 
     if not run.is_dir():
         fail(f"{run} is not a folder")
+    for path in trajectories or []:
+        if not path.is_file():
+            fail(f"--trajectories {path} does not exist")
     changes = None
     if base and trained:
         try:
@@ -99,5 +107,6 @@ def report_cmd(
         except ConfigError as exc:
             fail(str(exc))
         write_csv(changes, run / "weights.csv")
-    path = build_report(run, out, envs=envs, changes=changes, title=title)
+    path = build_report(run, out, envs=envs, changes=changes, title=title, trajectories=trajectories or [],
+                        max_episodes=max_episodes or None)
     console.print(f"report: [bold]{path}[/]")

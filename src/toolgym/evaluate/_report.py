@@ -43,16 +43,18 @@ class MetricSummary:
 @dataclass
 class EvalReport:
     """``groups[scenario][metric]`` (``overall`` included); counts of failed/truncated episodes;
-    ``calls[group]`` the tool calls made and ``no_call[group]`` the trajectories that made none."""
+    ``calls[group]`` the tool calls made and ``no_call[group]`` the trajectories that made none; ``model`` the
+    model the trajectories name (several joined by ", "; empty when they name none)."""
 
     groups: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     name: str = ""
     calls: dict[str, int] = field(default_factory=dict)
     no_call: dict[str, int] = field(default_factory=dict)
+    model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "counts": self.counts, "calls": self.calls, "no_call": self.no_call,
+        return {"name": self.name, "model": self.model, "counts": self.counts, "calls": self.calls, "no_call": self.no_call,
                 "groups": {g: {m: asdict(s) for m, s in ms.items()} for g, ms in self.groups.items()}}
 
     def save(self, path: str | Path) -> None:
@@ -110,7 +112,7 @@ def load_report(path: str | Path) -> EvalReport:
     data = json.loads(Path(path).read_text())
     groups = {g: {m: MetricSummary(**s) for m, s in ms.items()} for g, ms in data["groups"].items()}
     return EvalReport(groups=groups, counts=data.get("counts", {}), name=data.get("name") or Path(path).stem,
-                      calls=data.get("calls", {}), no_call=data.get("no_call", {}))
+                      calls=data.get("calls", {}), no_call=data.get("no_call", {}), model=data.get("model") or "")
 
 
 def bootstrap(values: list[float], *, resamples: int = 1000, level: float = 0.95,
@@ -176,7 +178,10 @@ def evaluate(trajectories: Iterable[Trajectory], envs: Mapping[str, Environment]
     achieved before failing, unless ``include_failed`` is false; either way their number is reported."""
     rows: list[tuple[str | None, TrajectoryMetrics]] = []
     counts = {"episodes": 0, "trajectories": 0, "failed": 0, "truncated": 0, "unknown_env": 0}
+    models: dict[str, None] = {}
     for t in trajectories:
+        if t.model:
+            models[t.model] = None
         metrics, scenario = t.metrics, t.scenario
         if envs is not None:
             env = envs.get(t.env_id)
@@ -195,4 +200,6 @@ def evaluate(trajectories: Iterable[Trajectory], envs: Mapping[str, Environment]
         counts["trajectories"] += 1
         counts["truncated"] += t.status == "truncated"
         rows.append((scenario, metrics))
-    return _report(rows, counts, resamples=resamples, seed=seed, name=name)
+    report = _report(rows, counts, resamples=resamples, seed=seed, name=name)
+    report.model = ", ".join(models)
+    return report

@@ -10,7 +10,7 @@ from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
 from ._formats import FORMAT_NAMES, TOOL_FORMATS, Reply, ToolFormat, read_reply, tool_format
 from ._hermes import parse_hermes
 from ._llama import parse_llama3
-from ._openai import parse_openai_message
+from ._openai import content_text, parse_openai_message
 
 PARSERS = {
     "hermes": parse_hermes,
@@ -27,6 +27,7 @@ __all__ = [
     "ToolFormat",
     "as_text",
     "clean_response",
+    "content_text",
     "parse",
     "parse_hermes",
     "parse_llama3",

@@ -26,7 +26,8 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
         return default
 
 
-def _content_text(content: Any) -> str:
+def content_text(content: Any) -> str:
+    """A message's content as text: a string as is, content parts by their text parts; never raises."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -57,7 +58,7 @@ def parse_openai_message(message: Any, text_format: str = "auto") -> ParsedRespo
     """Parse a dict or an ``openai`` ``ChatCompletionMessage``."""
     from ._core import parse
 
-    content = _content_text(_get(message, "content"))
+    content = content_text(_get(message, "content"))
     items = _call_items(_get(message, "tool_calls"))
     if not items:
         return parse(content, format=text_format if text_format != "openai" else "auto")
