@@ -148,3 +148,15 @@ def test_the_command_adds_trajectory_files_and_caps_episodes(eval_run, tmp_path)
     assert done.exit_code == 0, done.output
     data = episodes((tmp_path / "r.html").read_text())
     assert [s["label"] for s in data["sources"]][-1] == str(extra) and len(data["episodes"]) == 3 * 2
+
+
+def test_runs_whose_every_episode_failed_render_without_empty_charts(tmp_path):
+    from toolgym.evaluate import evaluate
+    from toolgym.schema import Trajectory, TrajectoryMetrics
+
+    m = TrajectoryMetrics(calls=0, solved=0, needed=1, solve_precision=1.0, solve_rate=0.0, solve_f1=0.0)
+    failed = Trajectory(env_id="e", metrics=m, status="failed", error="connection refused", model="m")
+    for name in ("a", "b"):
+        evaluate([failed], include_failed=False).save(tmp_path / f"{name}.json")
+    page = build_report(tmp_path).read_text()
+    assert "<img" not in page and "1 failed episode(s) (the model never answered) left out" in page

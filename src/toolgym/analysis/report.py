@@ -69,6 +69,8 @@ def _model_of(trajectories: Path | None) -> str:
 
 def _short(model: str, run: Path) -> str:
     """A model as the page shows it: a checkpoint inside the run folder by its path there."""
+    if not Path(model).is_absolute():
+        return model
     try:
         return str(Path(model).resolve().relative_to(run.resolve()))
     except (ValueError, OSError):
@@ -138,7 +140,7 @@ def _eval_section(runs: list[_Run], loop: bool) -> str:
     out += [muted(esc(n)) for n in notes]
     charts = []
     groups = sorted({g for r in runs for g in r.report.groups}, key=lambda g: (g == "overall", g))
-    if len(runs) >= 2:
+    if len(runs) >= 2 and groups:
         cats = [r.label.replace("iteration ", "") if loop else r.label for r in runs]
         series = {g: [100 * r.report.groups[g]["solve_f1"].mean if g in r.report.groups else None for r in runs]
                   for g in groups}
@@ -147,9 +149,11 @@ def _eval_section(runs: list[_Run], loop: bool) -> str:
                                         ylabel="Solve-F1 (%)"), wide=True))
         charts.append(chart(comparison_figure(runs[0].report, runs[-1].report, names=(runs[0].label, runs[-1].label))))
     last = runs[-1]
-    charts.append(chart(bar_figure(groups, {LABELS[m]: [last.report.groups[g].get(m) for g in groups] for m in METRICS},
-                                   title=f"Every metric per scenario: {last.label}", value_label="score (%)",
-                                   category_label="scenario")))
+    if last.report.groups:
+        charts.append(chart(bar_figure(groups, {LABELS[m]: [last.report.groups.get(g, {}).get(m) for g in groups]
+                                               for m in METRICS},
+                                       title=f"Every metric per scenario: {last.label}", value_label="score (%)",
+                                       category_label="scenario")))
     out.append('<div class="charts">' + "".join(charts) + "</div>")
     detail = [[r.label, g, r.report.groups[g]["solve_f1"].n] + [_cell(r.report, g, m) for m in METRICS]
               for r in runs for g in r.report.order()]

@@ -191,7 +191,8 @@ def line_figure(categories: Sequence[str], series: Mapping[str, Sequence[float |
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 
@@ -278,5 +279,6 @@ def bar_figure(categories: Sequence[str], series: Mapping[str, Sequence[MetricSu
     ax.set_axisbelow(True)
     ax.set_title(title + ("\n(no result: not measured, not a score of 0)" if missing else ""),
                  fontsize=None if not missing else 10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
