@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..schema import ToolCall
 from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
-from ._openai import _content_text, _get, parse_openai_message
+from ._openai import _get, content_text, parse_openai_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ def _text_of(reply: Any) -> tuple[str, Any]:
         text = _get(reply, "text")
         return (text if isinstance(text, str) else ""), _get(reply, "message")
     if isinstance(reply, Mapping) or hasattr(reply, "tool_calls"):  # an assistant message
-        return _content_text(_get(reply, "content")), reply
+        return content_text(_get(reply, "content")), reply
     return as_text(reply), None
 
 
