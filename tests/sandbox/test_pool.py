@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from toolgym.errors import ConfigError
 from toolgym.sandbox import (
     ExecRequest,
     ExecResult,
@@ -169,7 +170,7 @@ def test_a_dead_worker_is_replaced_and_its_calls_sent_again():
 
 def test_make_executor():
     assert make_executor("unsafe-inprocess").name == "unsafe-inprocess"
-    with pytest.raises(ValueError, match="sandbox"):
+    with pytest.raises(ConfigError, match="unknown executor 'docker'; use --executor with one of sandbox"):
         make_executor("docker")
 
 

@@ -13,13 +13,14 @@ The registry is explicit: ``BENCHMARKS`` maps a name to ``module:attr``.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from ..registry import lookup
 from ._base import BackendFailed, BenchDataError, BenchItem, Benchmark, ItemResult, ItemText
 from ._catalog import SuiteInfo, catalog
 from ._report import BenchReport, load_bench_report, summarize
 from ._runner import BenchRun, arun_benchmark, load_results, run_benchmark
+from ._tau_user import BackendUser, RecordedUser
 from ._table import Row, Suite, compare_suites, load_suite, markdown_table, plot_rows
 from .contamination import BenchOverlap, check_overlap
 
@@ -35,19 +36,16 @@ SUITES = (*BENCHMARKS, "own", "general")
 
 
 def make_benchmark(name: str, **kwargs: Any) -> Benchmark:
-    """A benchmark by registry name, constructed with its options (data paths, modes, ...)."""
-    try:
-        target = BENCHMARKS[name]
-    except KeyError:
-        raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}") from None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)(**kwargs)
+    """A benchmark by registry name, constructed with its options (data paths, modes, ...); an unknown name
+    is a ``ConfigError`` naming ``--suite``."""
+    return lookup(BENCHMARKS, name, what="benchmark", flag="--suite")(**kwargs)
 
 
 __all__ = [
     "BENCHMARKS",
     "SUITES",
     "BackendFailed",
+    "BackendUser",
     "BenchDataError",
     "BenchItem",
     "BenchOverlap",
@@ -56,6 +54,7 @@ __all__ = [
     "Benchmark",
     "ItemResult",
     "ItemText",
+    "RecordedUser",
     "Row",
     "Suite",
     "SuiteInfo",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._base import BenchDataError, BenchItem, ItemResult, ItemText
-from ._bfcl_handlers import PAPER_HANDLER, make_handler
+from ._bfcl_handlers import HANDLERS, PAPER_HANDLER, make_handler
 from ._bfcl_lib import (
     LIVE,
     MULTI_TURN,
@@ -52,7 +52,8 @@ GROUPS = {"non_live": NON_LIVE, "live": LIVE, "single_turn": SINGLE_TURN, "multi
           "memory": ("memory_kv", "memory_rec_sum", "memory_vector"), "ast": tuple(c for c in SINGLE_TURN if c not in RELEVANCE),
           "all": OFFLINE}
 
-__all__ = ["BFCL", "GROUPS", "LIVE", "MULTI_TURN", "NON_LIVE", "bfcl_unavailable", "expand_categories"]
+__all__ = ["BFCL", "GROUPS", "HANDLERS", "LIVE", "MULTI_TURN", "NETWORK", "NON_LIVE", "PAPER_HANDLER", "bfcl_unavailable",
+           "expand_categories", "memory_vector_missing"]
 
 
 def expand_categories(names: list[str] | tuple[str, ...]) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ import typer
 from rich.table import Table
 
 from ..bench import (
+    BENCHMARKS,
     SUITES,
     BenchDataError,
     BenchReport,
@@ -79,29 +81,46 @@ def _need(path: Path | None, flag: str, what: str) -> Path:
     return path
 
 
-def make_bench(name: str, d: DataOptions, *, executor=None, user=None, user_backend=None):
-    """The benchmark object for a suite name, from the data options."""
-    if name == "bfcl":
-        return make_benchmark("bfcl", categories=d.bfcl_categories.split(","), handler=d.bfcl_handler,
-                              per_category=d.per_category, workdir=d.workdir)
-    if name == "toolhop":
-        return make_benchmark("toolhop", path=_need(d.toolhop, "--toolhop", "ToolHop"), executor=executor,
-                              mode=d.toolhop_mode, think=d.toolhop_think)
-    if name == "taubench":
-        return make_benchmark("taubench", tasks=d.taubench, info=_need(d.tau_info, "--tau-info", "tau-bench"),
-                              user=user, domain=d.tau_domain, split=d.tau_split, trials=d.tau_trials,
-                              max_steps=d.tau_max_steps)
-    if name == "tau2":
-        return make_benchmark("tau2", domains=[x.strip() for x in d.tau2_domains.split(",") if x.strip()],
-                              user=user_backend, split=d.tau2_split, trials=d.tau_trials, max_steps=d.tau2_max_steps)
-    if name == "rotbench":
-        return make_benchmark("rotbench", path=_need(d.rotbench, "--rotbench", "RoTBench"), variant=d.rotbench_variant,
-                              think=d.rotbench_think, lenient=d.rotbench_lenient)
-    fail(f"unknown benchmark {name!r}; use {', '.join(SUITES)}")
+@dataclass
+class Helpers:
+    """What some benchmarks take besides their data: the sandbox (ToolHop's tools) and the simulated user
+    (tau-bench's simulator, tau2's user model)."""
+
+    executor: Any = None
+    user: Any = None
+    user_backend: Any = None
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+#: How the command's options become each benchmark's constructor arguments, by the name the benchmark has
+#: in the registry (``toolgym.bench.BENCHMARKS``, which makes it).
+BENCH_ARGS: dict[str, Callable[[DataOptions, Helpers], dict[str, Any]]] = {
+    "bfcl": lambda d, h: {"categories": d.bfcl_categories.split(","), "handler": d.bfcl_handler,
+                          "per_category": d.per_category, "workdir": d.workdir},
+    "toolhop": lambda d, h: {"path": _need(d.toolhop, "--toolhop", "ToolHop"), "executor": h.executor,
+                             "mode": d.toolhop_mode, "think": d.toolhop_think},
+    "taubench": lambda d, h: {"tasks": d.taubench, "info": _need(d.tau_info, "--tau-info", "tau-bench"),
+                              "user": h.user, "domain": d.tau_domain, "split": d.tau_split, "trials": d.tau_trials,
+                              "max_steps": d.tau_max_steps},
+    "tau2": lambda d, h: {"domains": _split(d.tau2_domains), "user": h.user_backend, "split": d.tau2_split,
+                          "trials": d.tau_trials, "max_steps": d.tau2_max_steps},
+    "rotbench": lambda d, h: {"path": _need(d.rotbench, "--rotbench", "RoTBench"), "variant": d.rotbench_variant,
+                              "think": d.rotbench_think, "lenient": d.rotbench_lenient},
+}
+
+
+def make_bench(name: str, d: DataOptions, helpers: Helpers | None = None):
+    """The benchmark of a registry name, from the data options."""
+    if name not in BENCH_ARGS:
+        fail(f"unknown benchmark {name!r}; use one of {', '.join(BENCHMARKS)}")
+    return make_benchmark(name, **BENCH_ARGS[name](d, helpers or Helpers()))
 
 
 def _suite_names(suite: str) -> list[str]:
-    names = [s.strip() for s in suite.split(",") if s.strip()]
+    names = _split(suite)
     bad = [s for s in names if s not in SUITES]
     if bad or not names:
         fail(f"unknown suite entry {', '.join(bad) or '(none)'}; use a comma list of {', '.join(SUITES)} "
@@ -132,9 +151,7 @@ def _report_table(rep: BenchReport) -> Table:
 def list_suites() -> None:
     """``bench --list``: every suite entry, what it needs, whether it runs here; BFCL's categories."""
     from ..bench import catalog
-    from ..bench._bfcl_handlers import HANDLERS, PAPER_HANDLER
-    from ..bench._bfcl_lib import NETWORK, memory_vector_missing
-    from ..bench.bfcl import GROUPS
+    from ..bench.bfcl import GROUPS, HANDLERS, NETWORK, PAPER_HANDLER, memory_vector_missing
 
     table = Table(title="toolgym bench --suite", show_edge=False)
     for col in ("entry", "measures", "scored with", "data", "here"):
@@ -174,11 +191,10 @@ async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: in
     return run.report
 
 
-async def _run_own(o: RunOptions, d: DataOptions, backend, executor, out: Path, limit: int | None) -> BenchReport:
+async def _run_own(o: RunOptions, envs, backend, executor, out: Path) -> BenchReport:
     from ..bench.own import arun_own
     from ..rollout import EpisodeConfig, RolloutConfig
 
-    envs = load_envs(_need(d.envs, "--envs", "own"), d.split, limit)
     config = RolloutConfig(concurrency=o.concurrency, episode=EpisodeConfig(
         max_turns=o.max_turns, malformed=o.malformed, format=o.tool_format, strip_thinking=o.strip_thinking))
     return await arun_own(envs, backend, out, config=config, executor=executor)
@@ -215,7 +231,7 @@ class UserOptions:
         return make_backend(config)
 
     def simulator(self, backend):
-        from ..bench._tau_user import BackendUser, RecordedUser
+        from ..bench import BackendUser, RecordedUser
 
         if self.log is not None:
             return RecordedUser(self.log)
@@ -338,20 +354,24 @@ def _run_suite(o: RunOptions, d: DataOptions, names: list[str], result: Suite, o
     ex = build_executor(o.executor, o.workers, o.timeout) if {"own", "toolhop"} & set(names) else None
 
     async def main() -> None:
-        backend = build_backend(o)
         user_backend = users.backend_obj() if {"taubench", "tau2"} & set(names) else None
-        try:
+        backend = None
+        try:  # data and options first: a mistake in them costs seconds, not a model load
+            helpers = Helpers(ex, users.simulator(user_backend) if "taubench" in names else None, user_backend)
+            benches = {n: make_bench(n, d, helpers) for n in names if n != "own"}
+            envs = load_envs(_need(d.envs, "--envs", "own"), d.split, limit) if "own" in names else []
+            backend = build_backend(o)
             for n in names:
                 if n == "own":
-                    result.reports[n] = await _run_own(o, d, backend, ex, out / "own.trajectories.jsonl", limit)
-                    continue
-                bench = make_bench(n, d, executor=ex, user=users.simulator(user_backend) if n == "taubench" else None,
-                                   user_backend=user_backend)
-                result.reports[n] = await _run_item_bench(bench, backend, out / f"{n}.jsonl", o.concurrency, limit)
+                    result.reports[n] = await _run_own(o, envs, backend, ex, out / "own.trajectories.jsonl")
+                else:
+                    result.reports[n] = await _run_item_bench(benches[n], backend, out / f"{n}.jsonl",
+                                                              o.concurrency, limit)
         except BenchDataError as exc:
             fail(str(exc))
         finally:
-            await backend.aclose()
+            if backend is not None:
+                await backend.aclose()
             if user_backend is not None:
                 await user_backend.aclose()
 
@@ -393,7 +413,7 @@ def _pct(k: int, total: int) -> str:
 
 def contamination_cmd(
     envs: Annotated[Path, typer.Argument(help="Built environments (.jsonl, .parquet or HF folder).")],
-    against: Annotated[str, typer.Option(help="Comma list of bfcl, toolhop, taubench, tau2, rotbench.")] = "bfcl",
+    against: Annotated[str, typer.Option(help=f"Comma list of {', '.join(BENCHMARKS)}.")] = "bfcl",
     n: Annotated[int, typer.Option(help="n-gram length in words.")] = 8,
     out: Annotated[Path | None, typer.Option(help="Write the report (JSON) here.")] = None,
     show: Annotated[int, typer.Option(help="Example overlaps to keep per benchmark.")] = 5,
@@ -413,9 +433,9 @@ def contamination_cmd(
                 "environments flagged"):
         table.add_column(col, justify="left" if col == "benchmark" else "right")
     report: dict[str, Any] = {"envs": str(envs), "n": n, "benchmarks": {}}
-    for name in [s.strip() for s in against.split(",") if s.strip()]:
-        if name not in ("bfcl", "toolhop", "taubench", "tau2", "rotbench"):
-            fail(f"unknown benchmark {name!r} in --against; use bfcl, toolhop, taubench, tau2, rotbench")
+    for name in _split(against):
+        if name not in BENCHMARKS:
+            fail(f"unknown benchmark {name!r} in --against; use {', '.join(BENCHMARKS)}")
         try:
             o = check_overlap(env_list, make_bench(name, d), n=n, examples=show)
         except BenchDataError as exc:

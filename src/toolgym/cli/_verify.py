@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import ConfigError
 from ..evaluate import evaluate_metrics
 from ..formats import trajectory_line
 from ..io import JsonlWriter, Rejects, count_records, iter_jsonl, latest, read_environments
@@ -40,11 +41,11 @@ def build_executor(executor: str, workers: int | None, timeout: float):
     if workers is not None and workers < 1:
         fail(f"--workers must be at least 1, not {workers}")
     limits = SandboxLimits(timeout_s=timeout)
-    if executor == "sandbox":
-        return make_executor("sandbox", workers=workers, limits=limits)
-    if executor in EXECUTORS:
-        return make_executor(executor, limits=limits)
-    fail(f"unknown executor {executor!r}; use --executor with one of {', '.join(EXECUTORS)}")
+    pool = {"workers": workers} if executor == "sandbox" else {}  # the in-process executor has no workers
+    try:
+        return make_executor(executor, limits=limits, **pool)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def verify_cmd(

@@ -8,11 +8,11 @@ backend is made, so choosing ``openai`` never loads torch). A config may also na
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError
+from ..registry import lookup
 from ._base import Backend
 from ._config import BackendConfig
 
@@ -27,15 +27,8 @@ BACKENDS: dict[str, str] = {
 def make_backend(config: BackendConfig) -> Backend:
     """The backend ``config`` describes. A wrong setup (unknown backend, no model, a missing extra) is a
     :class:`~toolgym.errors.ConfigError` naming the flag or package that fixes it."""
-    target = BACKENDS.get(config.backend, config.backend if ":" in config.backend else None)
-    if target is None:
-        raise ConfigError(f"unknown backend {config.backend!r}; use --backend with one of {', '.join(BACKENDS)} "
-                          "(or a module:attr factory)")
-    module, _, attr = target.partition(":")
-    try:
-        factory: Callable[[BackendConfig], Backend] = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"backend {config.backend!r}: cannot load {target} ({exc})") from None
+    factory: Callable[[BackendConfig], Backend] = lookup(BACKENDS, config.backend, what="backend",
+                                                         flag=config.endpoint.flag("backend"), targets=True)
     return factory(config)
 
 

@@ -32,12 +32,11 @@ EXECUTORS = {
 
 
 def make_executor(kind: str = "sandbox", **kwargs) -> Executor:
-    """An executor by name: ``sandbox`` (isolated, default) or ``unsafe-inprocess``."""
-    if kind == "sandbox":
-        return SandboxPool(**kwargs)
-    if kind == "unsafe-inprocess":
-        return UnsafeInProcessExecutor(**kwargs)
-    raise ValueError(f"unknown executor {kind!r}; choose one of {sorted(EXECUTORS)}")
+    """An executor by its name in :data:`EXECUTORS`: ``sandbox`` (isolated, default) or ``unsafe-inprocess``;
+    ``kwargs`` go to its constructor. An unknown name is a ``ConfigError`` naming ``--executor``."""
+    from ..registry import lookup
+
+    return lookup(EXECUTORS, kind, what="executor", flag="--executor")(**kwargs)
 
 
 __all__ = [
