@@ -20,8 +20,8 @@ from ._base import BackendFailed, BenchDataError, BenchItem, Benchmark, ItemResu
 from ._catalog import SuiteInfo, catalog
 from ._report import BenchReport, load_bench_report, summarize
 from ._runner import BenchRun, arun_benchmark, load_results, run_benchmark
-from ._tau_user import BackendUser, RecordedUser
 from ._table import Row, Suite, compare_suites, load_suite, markdown_table, plot_rows
+from ._tau_user import BackendUser, RecordedUser
 from .contamination import BenchOverlap, check_overlap
 
 BENCHMARKS = {
