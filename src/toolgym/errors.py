@@ -10,6 +10,10 @@
 
 A bad tool call, a crashing tool or a malformed model output is never an exception: the sandbox and
 the parser return them as typed results.
+
+Failures that are data carry a typed kind beside their human message, written to files as stable strings
+and counted by kind in summaries: :class:`FailureKind` for an episode or a benchmark item that could not be
+run to its end, :class:`RejectionKind` for an environment a builder did not write.
 """
 
 from __future__ import annotations
@@ -34,6 +38,42 @@ class ErrorKind(StrEnum):
     SOLUTION = "solution"  # the gold call path names an unknown tool or has non-object arguments
     FORMAT = "format"  # a row of an external layout cannot be mapped to a record
     DUPLICATE_ID = "duplicate_id"  # another record of the file already has this id
+
+
+class FailureKind(StrEnum):
+    """Why an episode (``Trajectory.error_kind``) or a benchmark item (``ItemResult.error_kind``) could not be
+    run to its end. Always infrastructure or a bug, never the model's fault: a bad model output is scored,
+    not failed. Stable strings: they are written to trajectory and result files."""
+
+    BACKEND = "backend"  # the model backend gave no reply after its retries (connection, timeout, HTTP 5xx)
+    SANDBOX = "sandbox"  # the executor could not run the tools at all
+    DATA = "data"  # the benchmark's data of the item is missing or unreadable
+    INTERNAL = "internal"  # an unexpected exception in toolgym's or a benchmark's code (a bug)
+    UNKNOWN = "unknown"  # a failure recorded before kinds were written
+
+    @property
+    def meaning(self) -> str:
+        return _FAILURE_MEANING[self]
+
+
+_FAILURE_MEANING = {
+    FailureKind.BACKEND: "the model never answered",
+    FailureKind.SANDBOX: "the sandbox could not run the tools",
+    FailureKind.DATA: "the item's data is missing or unreadable",
+    FailureKind.INTERNAL: "an error in the code around the model",
+    FailureKind.UNKNOWN: "recorded without a kind",
+}
+
+
+class RejectionKind(StrEnum):
+    """Why a builder did not write an environment (``Rejection.kind``; the stage and a finer reason are
+    recorded beside it). Stable strings: they are written to ``<out>.rejects.jsonl`` and the manifest."""
+
+    NO_PLAN = "no_plan"  # decomposition found no question of the asked shape in the world
+    INVALID_REPLY = "invalid_reply"  # the LLM's replies never passed the stage's checks (JSON, schema, rules)
+    REQUEST_FAILED = "request_failed"  # an LLM request failed after its retries
+    VERIFICATION = "verification"  # the environment failed sandbox verification (gold solution, probes)
+    INTERNAL = "internal"  # an exception in a stage (a bug), recorded instead of stopping the build
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import pytest
 from bench_helpers import Scripted
 
 from toolgym.bench import BenchDataError, run_benchmark
+from toolgym.errors import FailureKind
 from toolgym.bench._base import ItemResult
 from toolgym.bench._report import BenchReport, add_pass_hat_k
 from toolgym.bench._tau_domain import data_hash, to_hashable
@@ -190,6 +191,6 @@ def test_missing_recording_or_data_is_reported(data_dir, tmp_path):
     bench = TauBench(data_dir / "taubench" / "tasks.jsonl", data_dir / "taubench", RecordedUser({"retail-0": ["hi"]}))
     run = run_benchmark(bench, Scripted({}), tmp_path / "tau.jsonl")
     assert [r.status for r in run.results] == ["ok", "failed", "failed"]
-    assert "no recorded user turns" in run.results[1].error
+    assert "no recorded user turns" in run.results[1].error and run.results[1].error_kind == FailureKind.DATA
     with pytest.raises(BenchDataError, match="--tau-info"):
         Domain.load(tmp_path)

@@ -6,6 +6,7 @@ import pytest
 from bench_helpers import Failing, Scripted, call
 
 from toolgym.bench import BenchDataError, run_benchmark
+from toolgym.errors import FailureKind
 from toolgym.bench.toolhop import ToolHop, answer_correct, answer_verify, tool_code
 
 SOLVE = {
@@ -74,7 +75,8 @@ def test_failed_backend_is_recorded_and_retried_on_resume(pool, data_dir, tmp_pa
     bench = ToolHop(data_dir / "toolhop.json", executor=pool)
     run = run_benchmark(bench, Failing(), out)
     assert run.report.counts == {"items": 3, "failed": 3}
-    assert all("HTTP 500" in r.error for r in run.results)
+    assert all("HTTP 500" in r.error and r.error_kind == FailureKind.BACKEND for r in run.results)
+    assert run.report.failures == {"backend": 3}
     with pytest.raises(BenchDataError, match="give another --out"):
         run_benchmark(bench, Scripted(SOLVE, model="another-model"), out)
     again = run_benchmark(bench, Scripted(SOLVE, model="failing"), out)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from toolgym.errors import FailureKind
 from toolgym.evaluate import evaluate
 from toolgym.io import Run, RunRefused, read_manifest, write_environments
 from toolgym.models import BackendConfig, Endpoint, ErrorRates, ScriptedPolicy, make_backend
@@ -58,6 +59,9 @@ def test_failed_episodes_are_retried_on_resume(pool, samples, tmp_path):
     first = rollout(samples[:3], dead, out, executor=pool)
     assert first.failed == first.failed_total == 3 and first.failed_fraction == 1.0
     assert read_manifest(out)["status"] == "incomplete" and "Connection" in next(iter(first.errors))
+    assert first.kinds == {FailureKind.BACKEND: 3} and read_manifest(out)["failures_by_kind"] == {"backend": 3}
+    assert {t.error_kind for t in load_trajectories(out)} == {FailureKind.BACKEND}
+    assert '"error_kind":"backend"' in out.read_text()  # the stable string, as files hold it
     with ServerThread(create_app(samples)) as url:  # the same model, now served: only the failed ones run again
         second = rollout(samples[:3], make_backend(BackendConfig("openai", Endpoint(model="m", base_urls=url))), out,
                          executor=pool)

@@ -19,14 +19,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from ..errors import DataFileError, FailureKind
+
 if TYPE_CHECKING:
     from ..models import Backend
     from ._report import BenchReport
 
 
-class BenchDataError(ValueError):
+class BenchDataError(DataFileError):
     """A benchmark's files are missing or not in the expected format (a broken setup: the message says
-    what was expected and which option points at the data)."""
+    what was expected and which option points at the data). Raised while one item runs, it fails that item
+    (``FailureKind.DATA``)."""
 
 
 class BackendFailed(RuntimeError):
@@ -54,7 +57,8 @@ class ItemText:
 @dataclass(frozen=True, slots=True)
 class ItemResult:
     """The outcome of one item. ``metrics`` are the benchmark's per-item scores (0/1 for all the
-    benchmarks here); ``detail`` is what the checker said (error type, decoded calls, ...)."""
+    benchmarks here); ``detail`` is what the checker said (error type, decoded calls, ...). A ``failed``
+    item (it could not be run) says why in ``error_kind`` (counted in the report) and ``error``."""
 
     id: str
     category: str
@@ -63,14 +67,27 @@ class ItemResult:
     status: Literal["ok", "failed"] = "ok"
     error: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    error_kind: FailureKind | None = None
+
+    @property
+    def failure(self) -> FailureKind | None:
+        """The kind of failure of a failed item (``UNKNOWN`` for one written before kinds were recorded)."""
+        if self.status != "failed":
+            return None
+        return self.error_kind or FailureKind.UNKNOWN
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        row = asdict(self)
+        row["error_kind"] = None if self.error_kind is None else str(self.error_kind)
+        return row
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> ItemResult:
         keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in row.items() if k in keys})
+        data = {k: v for k, v in row.items() if k in keys}
+        kind = data.get("error_kind")
+        data["error_kind"] = FailureKind(kind) if kind in FailureKind._value2member_map_ else None
+        return cls(**data)
 
 
 @runtime_checkable

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from math import comb
@@ -20,7 +21,8 @@ from ._base import ItemResult
 class BenchReport:
     """``groups[group][metric]``: a category of the benchmark, a summary row the benchmark defines
     (e.g. BFCL's ``non_live``), or ``overall``. ``headline`` lists the ``(group, metric)`` pairs shown in
-    the combined before/after table; ``counts`` says how many items ran and how many failed."""
+    the combined before/after table; ``counts`` says how many items ran and how many failed, ``failures``
+    the failed ones by :class:`~toolgym.errors.FailureKind`."""
 
     benchmark: str
     model: str = ""
@@ -28,9 +30,11 @@ class BenchReport:
     headline: list[tuple[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"benchmark": self.benchmark, "model": self.model, "counts": self.counts, "notes": self.notes,
+        return {"benchmark": self.benchmark, "model": self.model, "counts": self.counts,
+                "failures": self.failures, "notes": self.notes,
                 "headline": [list(h) for h in self.headline],
                 "groups": {g: {m: asdict(s) for m, s in ms.items()} for g, ms in self.groups.items()}}
 
@@ -39,7 +43,7 @@ class BenchReport:
         groups = {g: {m: MetricSummary(**s) for m, s in ms.items()} for g, ms in data.get("groups", {}).items()}
         return cls(benchmark=data["benchmark"], model=data.get("model", ""), groups=groups,
                    headline=[tuple(h) for h in data.get("headline", [])], counts=data.get("counts", {}),
-                   notes=list(data.get("notes", [])))
+                   notes=list(data.get("notes", [])), failures=dict(data.get("failures") or {}))
 
     def save(self, path: str | Path) -> Path:
         from ..io import atomic_write_text
@@ -82,9 +86,12 @@ def summarize(benchmark: str, results: Iterable[ItemResult], metrics: tuple[str,
     (the backend never answered) scores 0 on every metric, as a benchmark's own scripts count it."""
     rows: dict[str, dict[str, list[float]]] = {}
     counts = {"items": 0, "failed": 0}
+    failures: Counter = Counter()
     for r in results:
         counts["items"] += 1
         counts["failed"] += r.status == "failed"
+        if r.status == "failed":
+            failures[str(r.failure)] += 1
         for g in [*(groups_of(r) if groups_of else [r.category]), "overall"]:
             bucket = rows.setdefault(g, {m: [] for m in metrics})
             for m in metrics:
@@ -93,7 +100,7 @@ def summarize(benchmark: str, results: Iterable[ItemResult], metrics: tuple[str,
     order = sorted(rows, key=lambda g: (g == "overall", g))
     groups = {g: {m: summary_of(rows[g][m], rng) for m in metrics} for g in order}
     return BenchReport(benchmark=benchmark, model=model, groups=groups, counts=counts,
-                       headline=[("overall", m) for m in metrics])
+                       headline=[("overall", m) for m in metrics], failures=dict(failures.most_common()))
 
 
 def trial_of(item_id: str) -> tuple[str, int]:

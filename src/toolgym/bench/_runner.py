@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FailureKind, SandboxUnavailable
 from ..io import JsonlWriter, atomic_write_text, iter_jsonl
 from ._base import BackendFailed, BenchDataError, Benchmark, ItemResult
 
@@ -62,12 +62,18 @@ async def _one(bench: Benchmark, item, backend: Backend) -> ItemResult:
     try:
         return await bench.run_item(item, backend)
     except BackendFailed as exc:
-        error = f"backend failed: {exc}"
+        error, kind = f"backend failed: {exc}", FailureKind.BACKEND
     except ConfigError:
         raise  # a broken setup stops the run instead of failing every item
+    except SandboxUnavailable as exc:
+        error, kind = f"{type(exc).__name__}: {exc}", FailureKind.SANDBOX
+    except BenchDataError as exc:
+        error, kind = str(exc), FailureKind.DATA
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3).splitlines()[-3:]}"
-    return ItemResult(item.id, item.category, {m: 0.0 for m in bench.metrics}, status="failed", error=error)
+        kind = FailureKind.INTERNAL
+    return ItemResult(item.id, item.category, {m: 0.0 for m in bench.metrics}, status="failed", error=error,
+                      error_kind=kind)
 
 
 async def arun_benchmark(bench: Benchmark, backend: Backend, out: str | Path, *, concurrency: int = 16,

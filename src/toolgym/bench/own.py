@@ -5,6 +5,7 @@ benchmarks."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,5 +40,6 @@ async def arun_own(envs: Sequence[Environment], backend: Backend, out: str | Pat
     rejects = Rejects()
     ids = {e.id for e in envs}
     trajectories = [t for t in load_trajectories(Path(out), on_error=rejects) if t.env_id in ids]
-    rep = evaluate(trajectories, {e.id: e for e in envs}, name="own")
-    return from_eval_report(rep, backend.model)
+    rep = from_eval_report(evaluate(trajectories, {e.id: e for e in envs}, name="own"), backend.model)
+    rep.failures = dict(Counter(str(t.failure) for t in trajectories if t.failure).most_common())
+    return rep

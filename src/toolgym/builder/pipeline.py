@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import RejectionKind
 from ..sandbox import Executor
 from ..schema import Environment
 from ..verify import verify_environments
@@ -26,15 +27,35 @@ from .world import World, make_world
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
+    """An index a builder did not turn into an environment: at which ``stage``, of which ``kind`` (counted in
+    the manifest), a finer countable ``reason`` (the failed check, the exception's type) and the ``detail``."""
+
     index: int
     scenario: str
-    stage: str  # decomposition | deployment | verification
+    stage: str  # decomposition | deployment | verification | internal | an LLM stage
     reason: str  # a short, countable category
     detail: str = ""
+    kind: RejectionKind = field(kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "scenario": self.scenario, "stage": self.stage, "reason": self.reason,
-                "detail": self.detail}
+        return {"index": self.index, "scenario": self.scenario, "stage": self.stage, "kind": str(self.kind),
+                "reason": self.reason, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Rejection:
+        """A line of ``<out>.rejects.jsonl``; one written before kinds were recorded gets the kind its stage
+        and reason imply."""
+        kind = row.get("kind")
+        if kind not in RejectionKind._value2member_map_:
+            kind = _OLD_KINDS.get(row["stage"], RejectionKind.INVALID_REPLY)  # the LLM builder's stages
+            if row.get("reason") == "request failed":
+                kind = RejectionKind.REQUEST_FAILED
+        return cls(row["index"], row["scenario"], row["stage"], row["reason"], row.get("detail", ""),
+                   kind=RejectionKind(kind))
+
+
+_OLD_KINDS = {"decomposition": RejectionKind.NO_PLAN, "deployment": RejectionKind.INTERNAL,
+              "verification": RejectionKind.VERIFICATION, "internal": RejectionKind.INTERNAL}
 
 
 @dataclass(slots=True)
@@ -57,7 +78,7 @@ def build_candidate(world: World, config: BuildConfig, index: int) -> Environmen
     try:
         plan = decompose(world, shape, env_rng(config, index, "decompose"))
     except DecompositionError as exc:
-        return Rejection(index, spec.scenario, "decomposition", "no valid plan", str(exc))
+        return Rejection(index, spec.scenario, "decomposition", "no valid plan", str(exc), kind=RejectionKind.NO_PLAN)
     draft = document(world, plan, env_rng(config, index, "document"), spec.levels)
     draft = integrate(world, draft, env_rng(config, index, "integrate"))
     draft = scale(world, draft, env_rng(config, index, "scale"), config.distractors)
@@ -67,7 +88,8 @@ def build_candidate(world: World, config: BuildConfig, index: int) -> Environmen
     try:
         return deploy(world, draft, env_rng(config, index, "deploy"), metadata)
     except (ValueError, KeyError, TypeError) as exc:  # a bug in a stage: recorded, never a crash of the build
-        return Rejection(index, spec.scenario, "deployment", type(exc).__name__, str(exc)[:300])
+        return Rejection(index, spec.scenario, "deployment", type(exc).__name__, str(exc)[:300],
+                         kind=RejectionKind.INTERNAL)
 
 
 def _ngrams(question: str, n: int) -> list[int]:
@@ -104,6 +126,6 @@ def build_shard(config: BuildConfig, start: int, stop: int, executor: Executor) 
         else:
             failed = [c for c in result.checks if not c.ok]
             out.rejections.append(Rejection(index, env.scenario or "", "verification", failed[0].name,
-                                            failed[0].detail[:300]))
+                                            failed[0].detail[:300], kind=RejectionKind.VERIFICATION))
     out.rejections.sort(key=lambda r: r.index)
     return out

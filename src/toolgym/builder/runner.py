@@ -176,7 +176,7 @@ def _read_back(out: Path) -> _State:
             r = json.loads(line)
             if r["index"] < state.last_index:
                 kept.append(line)
-                state.stats.reject(Rejection(**r))
+                state.stats.reject(Rejection.from_dict(r))
     atomic_write_text(rejects, "".join(k + "\n" for k in kept))
     return state
 

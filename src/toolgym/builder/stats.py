@@ -16,6 +16,7 @@ class BuildStats:
         self.by: dict[str, Counter] = {k: Counter() for k in ("scenario", "domain", "split", "hops", "width")}
         self.levels: dict[str, Counter] = {}
         self.rejected_stage: Counter = Counter()
+        self.rejected_kind: Counter = Counter()
         self.rejected_reason: Counter = Counter()
         self.rejected_scenario: Counter = Counter()
         self.tool_names: set[str] = set()
@@ -40,6 +41,7 @@ class BuildStats:
 
     def reject(self, rejection) -> None:
         self.rejected_stage[rejection.stage] += 1
+        self.rejected_kind[str(rejection.kind)] += 1
         self.rejected_reason[f"{rejection.stage}: {rejection.reason}"] += 1
         self.rejected_scenario[rejection.scenario] += 1
 
@@ -57,7 +59,8 @@ class BuildStats:
             "yield": round(self.written / attempted, 4) if attempted else None,
             **{f"per_{k}": dict(sorted(v.items())) for k, v in self.by.items()},
             "per_complexity": {s: dict(sorted(c.items())) for s, c in sorted(self.levels.items())},
-            "rejections": {"by_stage": dict(self.rejected_stage), "by_reason": dict(self.rejected_reason.most_common()),
+            "rejections": {"by_kind": dict(self.rejected_kind.most_common()), "by_stage": dict(self.rejected_stage),
+                           "by_reason": dict(self.rejected_reason.most_common()),
                            "by_scenario": dict(sorted(self.rejected_scenario.items()))},
             "diversity": {"distinct_tool_names": len(self.tool_names),
                           "distinct_question_trigrams": len(self.trigrams),

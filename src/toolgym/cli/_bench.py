@@ -44,6 +44,7 @@ from ._rollout import (
     Thinking,
     build_backend,
 )
+from ._run import by_failure_kind
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
 
 
@@ -186,8 +187,8 @@ async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: in
                                    on_result=tick)
     console.print(f"{bench.name}: {run.ran} run, {run.reused} already in {out}")
     if run.report.counts.get("failed"):
-        console.print(f"[yellow]{bench.name}: {run.report.counts['failed']} item(s) failed (the backend never "
-                      f"answered); they score 0 and run again when the command is repeated[/]")
+        console.print(f"[yellow]{bench.name}: {run.report.counts['failed']} item(s) failed ({by_failure_kind(run.report.failures) or 'no kind recorded'}); "
+                      "they score 0 and run again when the command is repeated[/]")
     return run.report
 
 

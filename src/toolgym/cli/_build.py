@@ -30,6 +30,8 @@ def show_stats(stats: dict) -> None:
         levels.add_row(strategy, *(str(counts.get(lv, 0)) for lv in "0123"))
     console.print(levels)
     if stats["rejected"]:
+        if stats["rejections"].get("by_kind"):
+            console.print(counter_table("rejections by kind", Counter(stats["rejections"]["by_kind"]), "kind"))
         console.print(counter_table("rejections (stage: reason)", Counter(stats["rejections"]["by_reason"]), "reason"))
     d = stats["diversity"]
     console.print(f"diversity: {d['distinct_tool_names']} distinct tool names, {d['distinct_question_trigrams']} "

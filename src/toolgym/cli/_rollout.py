@@ -172,7 +172,8 @@ def rollout_cmd(
                  overwrite=overwrite, tool_format=tool_format, strip_thinking=strip_thinking)
     distinct({"--envs": envs}, {"--out": out})
     summary = run(o, out, load_envs(envs, split, limit))
-    if failures_dominate(summary.failed_total, summary.planned, summary.errors, max_failed_fraction, out):
+    if failures_dominate(summary.failed_total, summary.planned, summary.kinds, summary.errors, max_failed_fraction,
+                         out):
         raise typer.Exit(1)
 
 
@@ -224,8 +225,9 @@ def eval_cmd(
                       include_failed=not exclude_failed)
     if not report.groups and not report.counts["failed"]:
         fail("no trajectory matched an environment in --envs", 1)
-    errors = Counter(failure_reason(t.error) for t in ts if t.status == "failed")
-    if failures_dominate(report.counts["failed"], report.counts["episodes"], errors, max_failed_fraction,
+    failed = [t for t in ts if t.status == "failed"]
+    kinds, errors = Counter(t.failure for t in failed), Counter(failure_reason(t.error) for t in failed)
+    if failures_dominate(report.counts["failed"], report.counts["episodes"], kinds, errors, max_failed_fraction,
                          trajectories):
         if out:
             console.print(f"{out} not written")

@@ -5,11 +5,14 @@ options, and the gate that makes a run whose episodes mostly failed exit non-zer
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
+from ..errors import FailureKind
 from ..io import RunRefused, check_outputs
 from ._common import console, err_console, fail
 
@@ -30,15 +33,24 @@ def distinct(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         fail(str(exc))
 
 
-def failures_dominate(failed: int, episodes: int, errors: Counter | None, max_fraction: float,
-                      kept: Path | None) -> bool:
-    """Say on the console how many episodes failed and why; True (after an error line naming the fix)
-    when they are more than ``max_fraction`` of ``episodes``."""
+def by_failure_kind(counts: Mapping[str, int]) -> str:
+    """Failures counted by :class:`~toolgym.errors.FailureKind`, in words: ``2 backend (the model never
+    answered), 1 internal (an error in the code around the model)``."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return ", ".join(f"{n} {kind} ({FailureKind(kind).meaning})" for kind, n in ordered)
+
+
+def failures_dominate(failed: int, episodes: int, kinds: Counter | None, errors: Counter | None,
+                      max_fraction: float, kept: Path | None) -> bool:
+    """Say on the console how many episodes failed, of which kind and why; True (after an error line naming
+    the fix) when they are more than ``max_fraction`` of ``episodes``. ``kinds`` counts the failures by
+    :class:`~toolgym.errors.FailureKind`, ``errors`` by message."""
     if not failed:
         return False
+    by_kind = by_failure_kind(kinds or {})
     reasons = "; ".join(f"{reason} ({n}x)" for reason, n in (errors or Counter()).most_common(3))
-    console.print(f"[yellow]{failed} of {episodes} episode(s) failed: the model never answered"
-                  + (f" ({reasons})" if reasons else "") + "[/]")
+    console.print(f"[yellow]{failed} of {episodes} episode(s) failed" + (f": {by_kind}" if by_kind else "")
+                  + (f" ({escape(reasons)})" if reasons else "") + "[/]")
     if failed <= max_fraction * episodes:
         return False
     where = f"; the finished episodes are kept in {kept}" if kept else ""

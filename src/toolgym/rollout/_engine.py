@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FailureKind, SandboxUnavailable
 from ..io import Run, digest, latest, read_trajectories
 from ..io.jsonl import ErrorSink
 from ..models import Backend, GenerationRequest, MicroBatcher
@@ -48,7 +48,8 @@ class RolloutConfig:
 @dataclass
 class RolloutSummary:
     """What a rollout did. ``failed`` counts this call's failed episodes (a backend that never
-    answered: infrastructure, not the model), ``errors`` their reasons; ``failed_total`` counts the
+    answered: infrastructure, not the model), ``kinds`` them by :class:`~toolgym.errors.FailureKind`,
+    ``errors`` by message; ``failed_total`` counts the
     planned episodes not done in the output: their latest record is a failure, or a broken setup stopped
     the run before them (a rerun does them)."""
 
@@ -61,6 +62,7 @@ class RolloutSummary:
     seconds: float = 0.0
     usage: dict = field(default_factory=dict)
     errors: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
     failed_total: int = 0
 
     @property
@@ -141,6 +143,7 @@ async def run_rollouts(envs: Sequence[Environment], backend: Backend, out: str |
                              "skipped_already_done": summary.skipped},
                      extra={"backend": getattr(backend, "name", "?"), "model": getattr(backend, "model", None),
                             "concurrency": config.concurrency, "usage": summary.usage,
+                            "failures_by_kind": {str(k): n for k, n in summary.kinds.most_common()},
                             "errors": dict(summary.errors.most_common(10)), "seconds": round(summary.seconds, 3)})
     return summary
 
@@ -157,28 +160,33 @@ async def _episodes(todo: list[tuple[Environment, int]], backend: Backend, execu
         tenv = ToolEnv(env, executor, config.episode)
         tenv.reset(seed=sample)
         key = f"{env.id}#{sample}"
-        error = None
+        error, kind = None, FailureKind.BACKEND  # an exception before the step is the backend's
         try:
             while True:
                 req = GenerationRequest(messages=list(tenv.messages), tools=env.tools, episode=key,
                                         turn=len(tenv.steps), env=env)
+                kind = FailureKind.BACKEND
                 gen = (await backend.generate([req]))[0]
                 if gen.error:
                     error = gen.error
                     break
+                kind = FailureKind.INTERNAL
                 _, _, terminated, truncated, _ = await tenv.astep(gen, run_tools=tools.submit)
                 if terminated or truncated:
                     break
         except ConfigError:
             raise  # a broken setup (e.g. a refused API key) stops the run: no episode could succeed
+        except SandboxUnavailable as exc:
+            error, kind = f"{type(exc).__name__}: {exc}", FailureKind.SANDBOX
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             forget = getattr(backend, "forget", None)
             if forget is not None:
                 forget(key)
-        return tenv.trajectory(sample=sample, model=backend.model, status="failed" if error else None,
-                               error=error)
+        if error is None:
+            return tenv.trajectory(sample=sample, model=backend.model)
+        return tenv.trajectory(sample=sample, model=backend.model, status="failed", error=error, error_kind=kind)
 
     async def worker() -> None:
         for env, sample in queue:
@@ -187,6 +195,7 @@ async def _episodes(todo: list[tuple[Environment, int]], backend: Backend, execu
             summary.written += 1
             if t.status == "failed":
                 summary.failed += 1
+                summary.kinds[t.failure] += 1
                 summary.errors[failure_reason(t.error)] += 1
             summary.truncated += t.status == "truncated"
             summary.f1_sum += t.metrics.solve_f1

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from ..errors import FailureKind
 from ..parse import ParsedResponse, Reply, read_reply, tool_format
 from ..reward import Episode, check_variant
 from ..sandbox import ExecRequest, ExecResult, Executor, default_pool
@@ -179,8 +180,9 @@ class ToolEnv:
         }
 
     def trajectory(self, *, sample: int = 0, model: str | None = None, status: str | None = None,
-                   error: str | None = None) -> Trajectory:
-        """The episode so far as a record (``failed`` with ``error`` for an episode cut short)."""
+                   error: str | None = None, error_kind: FailureKind | None = None) -> Trajectory:
+        """The episode so far as a record (``failed`` with ``error_kind`` and ``error`` for an episode cut
+        short)."""
         if status is None:
             status = "completed" if self.terminated else "truncated"
         metrics = self.episode.metrics(self.final if status != "failed" else None)
@@ -190,8 +192,8 @@ class ToolEnv:
         if self.seed is not None:
             metadata["seed"] = self.seed
         return Trajectory(env_id=self.env.id, sample=sample, messages=self._observation()["messages"],
-                          steps=self.steps, metrics=metrics, status=status, error=error, model=model,
-                          scenario=self.env.scenario, metadata=metadata)
+                          steps=self.steps, metrics=metrics, status=status, error=error, error_kind=error_kind,
+                          model=model, scenario=self.env.scenario, metadata=metadata)
 
 
 def check_env(env: Environment | ToolEnv, executor: Executor | None = None) -> None:

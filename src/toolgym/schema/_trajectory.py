@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import FailureKind
 from ._calls import CallStatus, MalformedCall, ToolCall
 
 
@@ -75,8 +76,10 @@ TrajectoryStatus = Literal["completed", "truncated", "failed"]
 
 
 class Trajectory(BaseModel):
-    """A whole episode. ``status='failed'`` with ``error`` records a rollout that could not finish
-    (a failed request, say): a bad rollout is data, not a crash."""
+    """A whole episode. ``status='failed'`` records a rollout that could not finish (a failed request,
+    say) with ``error_kind`` (what kind of failure, counted in summaries) and ``error`` (the message): a bad
+    rollout is data, not a crash. A failed episode of a file written before kinds existed reads as
+    ``FailureKind.UNKNOWN`` through :attr:`failure`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -87,9 +90,17 @@ class Trajectory(BaseModel):
     metrics: TrajectoryMetrics
     status: TrajectoryStatus = "completed"
     error: str | None = None
+    error_kind: FailureKind | None = None
     model: str | None = None
     scenario: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def failure(self) -> FailureKind | None:
+        """The kind of failure of a failed episode (``None`` for one that ran to its end)."""
+        if self.status != "failed":
+            return None
+        return self.error_kind or FailureKind.UNKNOWN
 
     @property
     def tool_calls(self) -> list[ToolCall]:

@@ -160,6 +160,8 @@ def test_manifest_counts_rejections_and_tokens_per_stage(built):
     assert stats["rejected"] == len(rejects)
     assert stats["rejections"]["by_stage"] == {"decomposition": 2, "integration": 1, "deployment": 1,
                                                "verification": 5}
+    assert stats["rejections"]["by_kind"] == {"invalid_reply": 4, "verification": 5}  # typed, beside the stage
+    assert {r["kind"] for r in rejects if r["stage"] == "verification"} == {"verification"}
     usage = m["llm"]["usage"]
     assert set(usage) == {"decomposition", "documentation", "integration", "scaling", "deployment"}
     assert all(u["requests"] > 0 and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0 for u in usage.values())

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import ConfigError, SandboxUnavailable
+from ...errors import ConfigError, RejectionKind, SandboxUnavailable
 from ...schema import Environment
 from ..config import EnvSpec, env_spec
 from ..pipeline import Rejection, build_candidate
@@ -95,8 +95,9 @@ async def build_one(ctx: Context, index: int) -> Environment | Rejection:
     try:
         return await BUILDS[ctx.config.mode](ctx, spec)
     except StageRejected as r:
-        return Rejection(index, spec.scenario, r.stage, r.reason, r.detail)
+        return Rejection(index, spec.scenario, r.stage, r.reason, r.detail, kind=r.kind)
     except (ConfigError, SandboxUnavailable):
         raise
     except Exception as exc:
-        return Rejection(index, spec.scenario, "internal", type(exc).__name__, str(exc)[:300])
+        return Rejection(index, spec.scenario, "internal", type(exc).__name__, str(exc)[:300],
+                         kind=RejectionKind.INTERNAL)

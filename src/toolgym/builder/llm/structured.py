@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from ...errors import RejectionKind
 from .client import LLMClient, RequestFailed
 from .prompts import STAGES, Prompts
 
@@ -40,9 +41,11 @@ class Invalid(Exception):
 
 
 class StageRejected(Exception):
-    def __init__(self, stage: str, reason: str, detail: str):
+    """A stage gave up on an environment: where, of which kind, the countable reason and the last error."""
+
+    def __init__(self, stage: str, reason: str, detail: str, kind: RejectionKind = RejectionKind.INVALID_REPLY):
         super().__init__(f"{stage}: {reason}: {detail}")
-        self.stage, self.reason, self.detail = stage, reason, detail
+        self.stage, self.reason, self.detail, self.kind = stage, reason, detail, kind
 
 
 def extract_json(text: str, finish_reason: str = "") -> Any:
@@ -116,7 +119,7 @@ class Asker:
                 reply = await self.client.complete(stage, messages, request_seed(self.seed, self.index, key, attempt),
                                                    self.before_send)
             except RequestFailed as exc:
-                raise StageRejected(stage, "request failed", str(exc)[:300]) from None
+                raise StageRejected(stage, "request failed", str(exc)[:300], RejectionKind.REQUEST_FAILED) from None
             try:
                 return await self._check(key, reply.text, reply.finish_reason, check)
             except Invalid as exc:
@@ -124,7 +127,8 @@ class Asker:
                 self.client.stage(stage).invalid_replies += 1
                 messages = messages + [{"role": "assistant", "content": reply.text},
                                        {"role": "user", "content": self.prompts.feedback_message(exc.message)}]
-        raise StageRejected(last.stage or stage, last.reason, last.message[:500])
+        kind = RejectionKind.VERIFICATION if last.stage == "verification" else RejectionKind.INVALID_REPLY
+        raise StageRejected(last.stage or stage, last.reason, last.message[:500], kind)
 
     async def _check(self, key: str, text: str, finish_reason: str, check: Check) -> T:
         data = extract_json(text, finish_reason)
