@@ -13,7 +13,6 @@ import pytest
 from bench_helpers import Scripted
 
 from toolgym.bench import BenchDataError, run_benchmark
-from toolgym.errors import FailureKind
 from toolgym.bench._base import ItemResult
 from toolgym.bench._report import BenchReport, add_pass_hat_k
 from toolgym.bench._tau_domain import data_hash, to_hashable
@@ -26,6 +25,7 @@ from toolgym.bench._tau_user import (
     user_system_prompt,
 )
 from toolgym.bench.taubench import Domain, TauBench, _actions, load_tasks, tasks_from_python
+from toolgym.errors import FailureKind
 
 EMAIL = "ana.lopez@example.com"
 

@@ -6,8 +6,8 @@ import pytest
 from bench_helpers import Failing, Scripted, call
 
 from toolgym.bench import BenchDataError, run_benchmark
-from toolgym.errors import FailureKind
 from toolgym.bench.toolhop import ToolHop, answer_correct, answer_verify, tool_code
+from toolgym.errors import FailureKind
 
 SOLVE = {
     "toolhop:0": [call("get_film_director", film="The Glass Orchard"), call("get_birth_year", person="Marta Velsen"),
