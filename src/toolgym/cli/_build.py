@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -54,17 +54,17 @@ def show_usage(usage: dict) -> None:
     console.print(table)
 
 
-def _llm_config(builder: str, base, endpoint: dict, sampling: dict, *, json_mode: str, seeds: Path | None,
-                prompts: Path | None, cache: Path | None, attempts: int, workers: int):
-    """The LLM/hybrid build configuration from the command's options."""
+def _llm_options(endpoint: dict, sampling: dict, *, json_mode: str, seeds: Path | None, prompts: Path | None,
+                 cache: Path | None, attempts: int, workers: int) -> dict[str, Any]:
+    """The LLM and hybrid builders' own options (:class:`~toolgym.builder.llm.LLMBuildConfig`'s fields)."""
     from dataclasses import replace
 
-    from ..builder.llm import LLMBuildConfig, read_seeds
+    from ..builder.llm import read_seeds
 
-    return LLMBuildConfig(replace(BUILD_ENDPOINT, **endpoint), mode=builder, base=base,
-                          sampling=replace(BUILD_SAMPLING, **sampling), json_mode=json_mode,
-                          seeds=read_seeds(seeds) if seeds else (), prompts_dir=str(prompts) if prompts else None,
-                          cache_dir=str(cache) if cache else None, attempts=attempts, sandbox_workers=max(1, workers))
+    return {"endpoint": replace(BUILD_ENDPOINT, **endpoint), "sampling": replace(BUILD_SAMPLING, **sampling),
+            "json_mode": json_mode, "seeds": read_seeds(seeds) if seeds else (),
+            "prompts_dir": str(prompts) if prompts else None, "cache_dir": str(cache) if cache else None,
+            "attempts": attempts, "sandbox_workers": max(1, workers)}
 
 
 def build_cmd(
@@ -123,7 +123,7 @@ def build_cmd(
     """Build verified environments: the paper's five stages over a seeded world (procedural), by an LLM (llm) or
     both (hybrid), each environment verified in the sandbox (gold solution, perturbed arguments, reward-hacking
     probes). Rerun the same command to resume."""
-    from ..builder import BUILDERS, BuildConfig, build, parse_levels, parse_range, parse_weights
+    from ..builder import BUILDERS, BuildConfig, make_builder, parse_levels, parse_range, parse_weights, run_build
 
     if export_prompts is not None:
         _export(export_prompts)
@@ -132,9 +132,10 @@ def build_cmd(
         fail("give --out FILE: the JSONL file to write")
     if builder not in BUILDERS:
         fail(f"unknown builder {builder!r}; use --builder with one of {', '.join(BUILDERS)}")
-    if builder != "procedural" and ray:
+    llm = builder != "procedural"
+    if llm and ray:
         fail("--ray fans out the procedural builder; the llm and hybrid builders use --llm-concurrency")
-    if builder == "procedural" and (seeds or prompts or llm_model):
+    if not llm and (seeds or prompts or llm_model):
         fail("--seeds, --prompts and --llm-* are options of --builder llm and --builder hybrid")
     endpoint = {"base_urls": tuple(llm_base_url or ()), "model": llm_model or "", "api_key_env": llm_api_key_env,
                 "concurrency": llm_concurrency, "timeout_s": llm_timeout, "max_retries": llm_retries}
@@ -150,29 +151,20 @@ def build_cmd(
         if builder != "llm" and config.domains and set(config.domains) - set(known):
             raise ConfigError(f"--domains: unknown {sorted(set(config.domains) - set(known))}; the {world} world "
                               f"has {', '.join(known)}")
-        llm_config = None if builder == "procedural" else _llm_config(
-            builder, config, endpoint, sampling, json_mode=llm_json_mode, seeds=seeds, prompts=prompts,
-            cache=llm_cache, attempts=llm_attempts, workers=workers)
+        options = (_llm_options(endpoint, sampling, json_mode=llm_json_mode, seeds=seeds, prompts=prompts,
+                                cache=llm_cache, attempts=llm_attempts, workers=workers) if llm
+                   else {"workers": workers, "ray_address": ray})
+        chosen = make_builder(builder, config, **options)
         with progress() as bar:
             task = bar.add_task("building", total=n, status="")
 
             def update(written: int, wanted: int, rejected: int) -> None:
                 bar.update(task, completed=written, status=f"{rejected} rejected")
 
-            if llm_config is None:
-                report = build(config, out, n, workers=workers, ray_address=ray, overwrite=overwrite, progress=update)
-            else:
-                report = _resolve(BUILDERS[builder])(llm_config, out, n, overwrite=overwrite, progress=update)
+            report = run_build(chosen, out, n, overwrite=overwrite, progress=update)
     except (ConfigError, ValueError, SandboxUnavailable) as exc:
         fail(str(exc))
     _report(report, out)
-
-
-def _resolve(target: str):
-    import importlib
-
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def _export(folder: Path) -> None:

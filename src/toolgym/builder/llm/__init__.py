@@ -5,14 +5,15 @@ reply is JSON checked against a schema and the stage's own rules, retried with t
 the model writes the tools' code and the sandbox verification of the procedural builder decides.
 ``hybrid``: the procedural skeleton keeps the ground truth and the model rewrites only the surface
 (question, tool names and descriptions, error messages), applied mechanically and verified again.
-:mod:`.runner` builds concurrently, caches every reply on disk, counts tokens per stage, resumes.
+:mod:`.runner` makes them a :class:`~toolgym.builder.Builder` (:class:`LLMBuilder`) that builds concurrently,
+caches every reply on disk and counts tokens per stage; the build's one sink writes and resumes.
 See ``docs/builder.md``, section "The LLM and hybrid builders".
 """
 
 from .client import LLMClient, RequestFailed, StageUsage
 from .config import BUILD_ENDPOINT, BUILD_SAMPLING, DEFAULT_DOMAINS, MODES, LLMBuildConfig, read_seeds
 from .prompts import STAGES, Prompts, export_prompts, load_prompts
-from .runner import build_llm
+from .runner import LLMBuilder, build_llm, hybrid_builder, llm_builder
 from .structured import Invalid, StageRejected, extract_json
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "MODES",
     "STAGES",
     "Invalid",
+    "LLMBuilder",
     "LLMBuildConfig",
     "LLMClient",
     "Prompts",
@@ -31,6 +33,8 @@ __all__ = [
     "build_llm",
     "export_prompts",
     "extract_json",
+    "hybrid_builder",
+    "llm_builder",
     "load_prompts",
     "read_seeds",
 ]

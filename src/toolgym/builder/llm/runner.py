@@ -1,10 +1,10 @@
-"""Running an LLM or hybrid build: many environments in flight, written in index order, resumable.
+"""The LLM and hybrid builders as a :class:`~toolgym.builder.Builder`: many environments in flight,
+handed to the build's one sink (:func:`~toolgym.builder.runner.run_build`) in index order.
 
-The same file semantics as the procedural runner (:mod:`toolgym.builder.runner`, whose run and
-writing code this reuses): environments are appended to ``out`` in index order, rejections (stage,
-reason, detail) to ``<out>.rejects.jsonl``, the first ``test_per_scenario`` of each scenario form the
-test split, and a rerun with the same options (prompts included) continues after the last environment
-written; a rerun with other options is refused. Every
+The sink gives the file semantics every builder shares: environments appended to ``out`` in index order,
+rejections (stage, kind, reason, detail) to ``<out>.rejects.jsonl``, the first ``test_per_scenario`` of
+each scenario in the test split, and a rerun with the same options (prompts included) continuing after the
+last environment written; a rerun with other options is refused. Every
 reply is cached on disk (``<out>.llm-cache`` unless told otherwise), so a rerun, or a resumed run
 redoing the indices after the last one written, sends no request for what was asked before.
 
@@ -17,17 +17,15 @@ the sum over every run of this output.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...io import JsonlWriter, Run
 from ...models import ReplyCache
 from ...sandbox import Executor
+from ..config import BuildConfig
 from ..pipeline import Rejection, ShardResult, stats_row
-from ..runner import BuildReport, Progress, _consume, open_run, rejects_path
+from ..runner import BuildReport, BuildState, Progress, run_build
 from .client import LLMClient, merge_usage
 from .config import LLMBuildConfig
 from .deploy import SandboxGate
@@ -56,7 +54,7 @@ class Speculation:
     paid for an index the build turns out not to need, and a rerun sends no request at all: past the last
     index it needs, no environment is ever allowed to miss the cache."""
 
-    def __init__(self, state, n: int):
+    def __init__(self, state: BuildState, n: int):
         self.state, self.n = state, n
         self.pending: dict[int, asyncio.Task] = {}
         self.stopped: int | None = None  # indices tried, when the run's budget ran out before n
@@ -124,31 +122,65 @@ def _world(config: LLMBuildConfig):
     return make_world(config.base.world, config.seed)
 
 
-@dataclass
-class _Build:
-    """One run of a build: what its manifest is written from."""
+class LLMBuilder:
+    """The LLM-driven (``config.mode == "llm"``) or hybrid builder as a :class:`~toolgym.builder.Builder`.
+    ``executor``: the sandbox (default: a pool started when the first environment is asked for, closed when
+    the sink stops). The prompts are read here, so a bad ``--prompts`` folder stops before the output is
+    touched."""
 
-    config: LLMBuildConfig
-    out: Path
-    n: int
-    run: Run
-    state: Any  # the procedural runner's resume state (written, last index, statistics)
-    client: LLMClient
-    info: dict[str, Any]
-    earlier_usage: dict[str, Any]
-    new: int = 0
+    def __init__(self, config: LLMBuildConfig, *, executor: Executor | None = None):
+        self.llm, self.config, self.name = config, config.base, config.mode
+        self.prompts = load_prompts(config.prompts_dir)
+        self.executor = executor
+        self._client: LLMClient | None = None
+        self._stopped: int | None = None  # indices tried, when the run's budget ran out before n
 
-    def manifest(self, seconds: float, stopped: int | None) -> BuildReport:
-        stats, usage = self.state.stats, {k: v.to_dict() for k, v in sorted(self.client.usage.items())}
-        last_run = {"new": self.new, "seconds": round(seconds, 3), "usage": usage, "cache_hits": self.client.cache.hits}
-        if stopped is not None:
-            last_run["stopped"] = f"budget: tried {stopped} indices"
-        summary = stats.to_dict()
-        self.run.save("complete" if stats.written >= self.n else "running",
-                      counts={"written": stats.written, "rejected": stats.rejected},
-                      extra={"wanted": self.n, "stats": summary, "last_run": last_run,
-                             "llm": {**self.info, "usage": merge_usage(self.earlier_usage, usage)}})
-        return BuildReport(self.out, stats.written, self.new, seconds, summary)
+    def identity(self) -> dict[str, Any]:
+        return self.llm.to_dict(self.prompts.digest)
+
+    def client(self, out: Path) -> LLMClient:
+        """The client of this run, its replies cached in ``cache_dir`` (default: ``<out>.llm-cache``)."""
+        if self._client is None:
+            cache = ReplyCache(self.llm.cache_dir or out.with_name(out.name + ".llm-cache"))
+            self._client = LLMClient(self.llm, cache)
+        return self._client
+
+    def shards(self, state: BuildState) -> Iterator[ShardResult]:
+        client = self.client(state.out)
+        executor = self.executor or _executor(self.llm)
+        spec = Speculation(state, state.wanted)
+        try:
+            ctx = Context(self.llm, self.prompts, client, SandboxGate(executor), _world(self.llm), spec.wait)
+            start = state.last_index + 1
+            budget = self.llm.budget or 10 * (state.wanted - state.written) + 20
+            yield from _results(ctx, spec, start, start + budget)
+        finally:
+            self._stopped = spec.stopped
+            if self.executor is None:
+                executor.close()
+
+    def manifest(self, state: BuildState) -> dict[str, Any]:
+        client = self.client(state.out)
+        earlier = ((state.previous or {}).get("llm") or {}).get("usage") or {}
+        usage = {k: v.to_dict() for k, v in sorted(client.usage.items())}
+        last_run: dict[str, Any] = {"usage": usage, "cache_hits": client.cache.hits}
+        if self._stopped is not None:
+            last_run["stopped"] = f"budget: tried {self._stopped} indices"
+        info = {"model": self.llm.endpoint.model, "base_url": self.llm.endpoint.base_url,
+                "cache": str(client.cache.dir), "prompts": self.prompts.digest}
+        return {"llm": {**info, "usage": merge_usage(earlier, usage)}, "last_run": last_run}
+
+
+def llm_builder(config: BuildConfig, **options: Any) -> LLMBuilder:
+    """``--builder llm``: the five stages by the model; ``options`` are :class:`LLMBuildConfig`'s fields."""
+    executor = options.pop("executor", None)
+    return LLMBuilder(LLMBuildConfig(mode="llm", base=config, **options), executor=executor)
+
+
+def hybrid_builder(config: BuildConfig, **options: Any) -> LLMBuilder:
+    """``--builder hybrid``: the procedural skeleton, its surface by the model."""
+    executor = options.pop("executor", None)
+    return LLMBuilder(LLMBuildConfig(mode="hybrid", base=config, **options), executor=executor)
 
 
 def build_llm(config: LLMBuildConfig, out: str | Path, n: int, *, executor: Executor | None = None,
@@ -156,35 +188,4 @@ def build_llm(config: LLMBuildConfig, out: str | Path, n: int, *, executor: Exec
     """Build ``n`` verified environments into ``out`` with the LLM (or hybrid) builder, resuming a
     previous run of the same options. ``executor``: the sandbox (default: a pool started here). The
     manifest is written even when the run stops on an error, with the tokens it spent."""
-    out = Path(out)
-    t0 = time.perf_counter()
-    prompts = load_prompts(config.prompts_dir)
-    run, state = open_run(config.to_dict(prompts.digest), config.seed, out, overwrite)
-    with run:
-        earlier = run.previous or {}
-        cache = ReplyCache(config.cache_dir or out.with_name(out.name + ".llm-cache"))
-        info = {"model": config.endpoint.model, "base_url": config.endpoint.base_url, "cache": str(cache.dir),
-                "prompts": prompts.digest}
-        build = _Build(config, out, n, run, state, LLMClient(config, cache), info,
-                       (earlier.get("llm") or {}).get("usage") or {})
-        run.save("running", counts={"written": state.written}, extra={"wanted": n, "llm": info})
-        own = executor is None
-        executor = executor or _executor(config)
-        spec = Speculation(state, n)
-        try:
-            if state.written >= n:
-                asyncio.run(build.client.aclose())
-            else:
-                ctx = Context(config, prompts, build.client, SandboxGate(executor), _world(config), spec.wait)
-                budget = config.budget or 10 * (n - state.written) + 20
-                results = _results(ctx, spec, state.last_index + 1, state.last_index + 1 + budget)
-                with JsonlWriter(rejects_path(out)) as rejects:
-                    try:
-                        build.new = _consume(config.base, results, state, n, run, rejects, progress)
-                    finally:
-                        results.close()
-        finally:
-            if own:
-                executor.close()
-            report = build.manifest(time.perf_counter() - t0, spec.stopped)
-    return report
+    return run_build(LLMBuilder(config, executor=executor), out, n, overwrite=overwrite, progress=progress)
