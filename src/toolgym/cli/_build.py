@@ -123,7 +123,15 @@ def build_cmd(
     """Build verified environments: the paper's five stages over a seeded world (procedural), by an LLM (llm) or
     both (hybrid), each environment verified in the sandbox (gold solution, perturbed arguments, reward-hacking
     probes). Rerun the same command to resume."""
-    from ..builder import BUILDERS, BuildConfig, make_builder, parse_levels, parse_range, parse_weights, run_build
+    from ..builder import (
+        BUILDERS,
+        BuildConfig,
+        make_builder,
+        parse_levels,
+        parse_range,
+        parse_weights,
+        run_build,
+    )
 
     if export_prompts is not None:
         _export(export_prompts)
