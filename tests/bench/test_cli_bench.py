@@ -179,3 +179,19 @@ def test_tau2_mock_domain_end_to_end_over_http(tmp_path):
     assert "pass^1" in res.output
     missing_user = invoke("bench", "agent", "--suite", "tau2", "--base-url", url, "--out", tmp_path / "x")
     assert missing_user.exit_code == 2 and "--tau-user-model" in missing_user.output
+
+
+def test_a_rerun_with_another_benchmark_option_is_refused_and_overwrite_starts_again(tmp_path, data_dir, samples):
+    args = ("bench", "fake-model", "--suite", "rotbench", "--rotbench", data_dir / "rotbench", "--out", tmp_path)
+    with ServerThread(create_app(samples)) as url:
+        first = invoke(*args, "--base-url", url)
+        assert first.exit_code == 0, first.output
+        lines = (tmp_path / "rotbench.jsonl").read_text()
+        again = invoke(*args, "--base-url", url)  # the same run: everything is done already
+        assert again.exit_code == 0 and "0 run, 5 already in" in " ".join(again.output.split())
+        other = invoke(*args, "--base-url", url, "--rotbench-variant", "ftrl")
+        assert other.exit_code == 2 and (tmp_path / "rotbench.jsonl").read_text() == lines
+        flat = " ".join(other.output.split())
+        assert 'options.variant: "rotbench" -> "ftrl"' in flat and "--overwrite" in flat and "Traceback" not in flat
+        fresh = invoke(*args, "--base-url", url, "--rotbench-variant", "ftrl", "--overwrite")
+    assert fresh.exit_code == 0 and "5 run, 0 already in" in " ".join(fresh.output.split())

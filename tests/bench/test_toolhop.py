@@ -5,9 +5,10 @@ import json
 import pytest
 from bench_helpers import Failing, Scripted, call
 
-from toolgym.bench import BenchDataError, run_benchmark
+from toolgym.bench import BenchDataError, ItemResult, load_results, run_benchmark
 from toolgym.bench.toolhop import ToolHop, answer_correct, answer_verify, tool_code
 from toolgym.errors import FailureKind
+from toolgym.io import RunRefused, read_manifest
 
 SOLVE = {
     "toolhop:0": [call("get_film_director", film="The Glass Orchard"), call("get_birth_year", person="Marta Velsen"),
@@ -77,10 +78,14 @@ def test_failed_backend_is_recorded_and_retried_on_resume(pool, data_dir, tmp_pa
     assert run.report.counts == {"items": 3, "failed": 3}
     assert all("HTTP 500" in r.error and r.error_kind == FailureKind.BACKEND for r in run.results)
     assert run.report.failures == {"backend": 3}
-    with pytest.raises(BenchDataError, match="give another --out"):
+    assert read_manifest(out)["status"] == "incomplete" and read_manifest(out)["failures_by_kind"] == {"backend": 3}
+    with pytest.raises(RunRefused, match=r'model: "failing" -> "another-model"\); use --overwrite'):
         run_benchmark(bench, Scripted(SOLVE, model="another-model"), out)
-    again = run_benchmark(bench, Scripted(SOLVE, model="failing"), out)
+    served = Scripted(SOLVE, model="failing")  # the same backend and model, now answering
+    served.name = Failing.name
+    again = run_benchmark(bench, served, out)
     assert again.ran == 3 and again.report.value("overall", "answer_correctness").mean == 1.0
+    assert read_manifest(out)["status"] == "complete" and run_benchmark(bench, served, out).ran == 0
 
 
 def test_bad_files_say_what_is_wrong(tmp_path):
@@ -125,3 +130,20 @@ def test_reasoning_returned_apart_is_put_back_for_the_papers_check(data_dir, tmp
 
     run = run_benchmark(ToolHop(data_dir / "toolhop.json", mode="direct"), Split(), tmp_path / "th.jsonl", limit=1)
     assert run.results[0].metrics["answer_correctness"] == 1.0
+
+
+def test_results_written_before_runs_had_a_manifest_are_read_but_not_resumed(pool, data_dir, tmp_path):
+    out = tmp_path / "old.jsonl"
+    row = ItemResult("toolhop:0", "toolhop", {"answer_correctness": 1.0}).to_json()
+    del row["error_kind"]  # as an earlier toolgym wrote it, with <out>.meta.json beside it
+    out.write_text(json.dumps(row) + "\n")
+    (tmp_path / "old.jsonl.meta.json").write_text(json.dumps({"benchmark": "toolhop", "model": "m"}))
+    assert load_results(out)["toolhop:0"].metrics == {"answer_correctness": 1.0}  # still readable
+    bench = ToolHop(data_dir / "toolhop.json", executor=pool)
+    with pytest.raises(RunRefused) as err:
+        run_benchmark(bench, Scripted(SOLVE, model="m"), out)
+    assert "\n" not in str(err.value) and "written before runs recorded their configuration" in str(err.value)
+    assert "--overwrite" in str(err.value) and out.read_text() == json.dumps(row) + "\n"
+    fresh = run_benchmark(bench, Scripted(SOLVE, model="m"), out, overwrite=True)
+    assert fresh.ran == 3 and not (tmp_path / "old.jsonl.meta.json").exists()
+    assert read_manifest(out)["config"]["model"] == "m"

@@ -33,10 +33,11 @@ def from_eval_report(rep: EvalReport, model: str = "") -> BenchReport:
 
 async def arun_own(envs: Sequence[Environment], backend: Backend, out: str | Path, *,
                    config: RolloutConfig | None = None, executor: Executor | None = None,
-                   on_trajectory: Callable[[Trajectory], None] | None = None) -> BenchReport:
-    """Roll out (resumable: trajectories already in ``out`` are kept) and evaluate against ``envs``."""
+                   on_trajectory: Callable[[Trajectory], None] | None = None, overwrite: bool = False) -> BenchReport:
+    """Roll out (resumable: trajectories already in ``out`` are kept; ``overwrite`` starts again) and
+    evaluate against ``envs``."""
     await run_rollouts(envs, backend, out, config=config or RolloutConfig(), executor=executor,
-                       on_trajectory=on_trajectory)
+                       on_trajectory=on_trajectory, overwrite=overwrite)
     rejects = Rejects()
     ids = {e.id for e in envs}
     trajectories = [t for t in load_trajectories(Path(out), on_error=rejects) if t.env_id in ids]

@@ -7,7 +7,7 @@ import asyncio
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,9 +42,10 @@ from ._rollout import (
     Split,
     Temperature,
     Thinking,
+    backend_config,
     build_backend,
 )
-from ._run import by_failure_kind
+from ._run import Overwrite, by_failure_kind
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
 
 
@@ -168,7 +169,24 @@ def list_suites() -> None:
     console.print(f"  handlers (--bfcl-handler): {', '.join(HANDLERS)} (default {PAPER_HANDLER}, the paper's setting)")
 
 
-async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: int | None) -> BenchReport:
+def run_identity(name: str, d: DataOptions, o: RunOptions, users: UserOptions) -> dict[str, Any]:
+    """What the command line adds to a benchmark run's identity (the runner adds benchmark, backend and
+    model): the benchmark's options (data paths resolved), how the model samples, and for tau-bench and tau2
+    the simulated user."""
+    options = {}
+    for key, value in BENCH_ARGS[name](d, Helpers()).items():
+        if key in ("executor", "user"):
+            continue  # helpers, not options
+        options[key] = str(Path(value).resolve()) if isinstance(value, Path) else value
+    ident = {"options": options, "sampling": asdict(backend_config(o).sampling)}
+    if name in ("taubench", "tau2"):
+        ident["user"] = {"backend": users.backend, "model": users.model, "temperature": users.temperature,
+                         "max_tokens": users.max_tokens, "log": str(users.log) if users.log else None}
+    return ident
+
+
+async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: int | None,
+                          identity: dict[str, Any], overwrite: bool) -> BenchReport:
     with progress() as bar:
         task = bar.add_task(bench.name, total=0, status="")
         score = {"n": 0, "sum": 0.0, "failed": 0}
@@ -184,7 +202,7 @@ async def _run_item_bench(bench, backend, out: Path, concurrency: int, limit: in
                                                f"| failed {score['failed']}")
 
         run = await arun_benchmark(bench, backend, out, concurrency=concurrency, limit=limit, on_start=start,
-                                   on_result=tick)
+                                   on_result=tick, identity=identity, overwrite=overwrite)
     console.print(f"{bench.name}: {run.ran} run, {run.reused} already in {out}")
     if run.report.counts.get("failed"):
         console.print(f"[yellow]{bench.name}: {run.report.counts['failed']} item(s) failed ({by_failure_kind(run.report.failures) or 'no kind recorded'}); "
@@ -198,7 +216,7 @@ async def _run_own(o: RunOptions, envs, backend, executor, out: Path) -> BenchRe
 
     config = RolloutConfig(concurrency=o.concurrency, episode=EpisodeConfig(
         max_turns=o.max_turns, malformed=o.malformed, format=o.tool_format, strip_thinking=o.strip_thinking))
-    return await arun_own(envs, backend, out, config=config, executor=executor)
+    return await arun_own(envs, backend, out, config=config, executor=executor, overwrite=o.overwrite)
 
 
 def _general(o: RunOptions, tasks: str | None, include: Path | None, limit: float | None, allow_code: bool) -> BenchReport:
@@ -293,6 +311,7 @@ def bench_cmd(
     tool_format: Annotated[str, typer.Option("--tool-format", help="own: how the model writes tool calls (hermes: "
                                              "Qwen; llama3: Llama 3.1; openai; auto). The public benchmarks "
                                              "read either format.")] = "hermes",
+    overwrite: Overwrite = False,
 ) -> None:
     """Run a model on public benchmarks (bfcl, toolhop, taubench, tau2, rotbench), our held-out environments
     (own) and lm-eval tasks (general); print each report, save suite.json, and with --compare-to the
@@ -313,7 +332,7 @@ def bench_cmd(
                    concurrency=concurrency, max_turns=max_turns, temperature=temperature, max_tokens=max_tokens,
                    reward_variant="f1", malformed="end", thinking=thinking, system_prompt=None, error_rate=None,
                    split=split, limit=None, seed=0, executor=executor, workers=workers, timeout=timeout,
-                   tool_format=tool_format)
+                   tool_format=tool_format, overwrite=overwrite)
     d = DataOptions(envs=envs, split=split, bfcl_categories=bfcl_categories, bfcl_handler=bfcl_handler,
                     per_category=per_category, toolhop=toolhop, toolhop_mode=toolhop_mode, toolhop_think=toolhop_think,
                     taubench=taubench, tau_info=tau_info, tau_domain=tau_domain, tau_split=tau_split,
@@ -367,7 +386,8 @@ def _run_suite(o: RunOptions, d: DataOptions, names: list[str], result: Suite, o
                     result.reports[n] = await _run_own(o, envs, backend, ex, out / "own.trajectories.jsonl")
                 else:
                     result.reports[n] = await _run_item_bench(benches[n], backend, out / f"{n}.jsonl",
-                                                              o.concurrency, limit)
+                                                              o.concurrency, limit, run_identity(n, d, o, users),
+                                                              o.overwrite)
         except BenchDataError as exc:
             fail(str(exc))
         finally:
