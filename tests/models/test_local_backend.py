@@ -54,8 +54,28 @@ def test_make_backend_needs_a_known_name():
 
 def test_a_model_that_cannot_be_loaded_is_one_line_naming_the_flag(tmp_path):
     pytest.importorskip("transformers")
-    with pytest.raises(ConfigError, match="cannot load the model .*give --model a local model folder") as err:
+    with pytest.raises(ConfigError, match="--model .*no-such-model: no such folder; give the folder") as err:
         make_backend(BackendConfig("transformers", Endpoint(model=str(tmp_path / "no-such-model"))))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="--tau-user-model .*no-such-model: no such folder"):
+        make_backend(BackendConfig("transformers", Endpoint(model=str(tmp_path / "no-such-model"), flags="tau-user-")))
+
+
+def test_a_saved_model_loads_from_its_folder_without_the_network(tmp_path, tiny_model, tokenizer):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from toolgym.models import model_source, pretrained
+
+    folder = tmp_path / "saved"
+    tiny_model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    assert model_source(str(folder)) == {"local_files_only": True}  # no request leaves the machine
+    model = pretrained(AutoModelForCausalLM, str(folder))
+    assert model.config.vocab_size == tiny_model.config.vocab_size
+    assert pretrained(AutoTokenizer, str(folder)).get_vocab() == tokenizer.get_vocab()
+    (folder / "model.safetensors").unlink()  # a folder that lost its weights: transformers' error, one line
+    with pytest.raises(ConfigError, match="--model .*saved: cannot load it") as err:
+        pretrained(AutoModelForCausalLM, str(folder))
     assert "\n" not in str(err.value)
 
 

@@ -1,11 +1,20 @@
 """The ``toolgym`` command line: a thin layer over the library (typer + rich).
 
 Each command lives in its own module; this one assembles them. Registration is explicit.
+
+Errors a person can act on are handled once, here: a broken setup or input (any
+:class:`~toolgym.errors.ToolgymError`: a bad option, a model that cannot be loaded, data that cannot be
+read) and an optional extra that is not installed are one line that names the fix, exit code 2; the
+traceback only with ``toolgym --debug``. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Annotated, NoReturn
+
 import typer
+from rich.markup import escape
 
 from ..errors import ToolgymError
 from . import _analysis, _bench, _build, _common, _data, _demo, _rollout, _serve, _train, _train_verl, _verify
@@ -17,6 +26,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an error (without it, a setup error is one line saying what to do).")]
+        = False) -> None:
+    _common.set_debug(debug)
+
 
 app.command("import")(_data.import_cmd)
 app.command("export")(_data.export_cmd)
@@ -40,9 +57,41 @@ app.command("contamination")(_bench.contamination_cmd)
 app.command("serve-fake")(_serve.serve_fake_cmd)
 
 
+def extra_for(module: str) -> str | None:
+    """The optional extra of toolgym that installs ``module`` (from the installed package's metadata)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        requirements = requires("toolgym") or []
+    except PackageNotFoundError:
+        return None
+    extras = []
+    for r in requirements:
+        name = re.split(r"[\s\[<>=!~;(]", r.strip(), maxsplit=1)[0].lower().replace("-", "_")
+        marker = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", r)
+        if marker and name == module.lower() and marker.group(1) != "dev":
+            extras.append(marker.group(1))
+    return module if module in extras else (extras[0] if extras else None)
+
+
+def _missing(exc: ModuleNotFoundError) -> str:
+    module = (exc.name or "").split(".")[0] or "a module"
+    extra = extra_for(module)
+    fix = f"pip install 'toolgym[{extra}]'" if extra else f"pip install {module}"
+    return f"this needs {module}, which is not installed: {fix}"
+
+
+def _setup_error(message: str) -> NoReturn:
+    _common.debug_traceback()
+    _common.err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise SystemExit(2)
+
+
 def main() -> None:
+    """The ``toolgym`` command (and ``python -m toolgym``)."""
     try:
         app()
-    except ToolgymError as exc:  # a bad input or setup that a command did not handle itself: no traceback
-        _common.err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise SystemExit(2) from None
+    except ToolgymError as exc:  # a bad input or setup that a command did not handle itself
+        _setup_error(str(exc))
+    except ModuleNotFoundError as exc:  # an optional extra that a command imported without asking first
+        _setup_error(_missing(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,10 +30,26 @@ from ..schema import Environment
 
 console = Console()
 err_console = Console(stderr=True)
+_debug = False  # ``toolgym --debug``: errors show their traceback
+
+
+def set_debug(on: bool) -> None:
+    global _debug
+    _debug = on
+
+
+def debug_traceback() -> None:
+    """With ``--debug``, print the traceback of the exception being handled (if any)."""
+    if _debug and sys.exc_info()[0] is not None:
+        err_console.print_exception(show_locals=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print ``error: message`` (one line, naming the fix) and exit with ``code`` (2: the setup or the input is
+    wrong). Called while an exception is handled, ``--debug`` prints its traceback first."""
+    debug_traceback()
+    # escaped: messages name extras (pip install 'toolgym[train]') that rich would read as style tags
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 

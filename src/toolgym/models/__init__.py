@@ -8,6 +8,8 @@ rollout, eval, the benchmarks (and their simulated user), the training loop and 
   set error rates).
 * :class:`CachedBackend` puts a :class:`ReplyCache` on disk in front of a backend.
 * :class:`ChatRenderer` extends each episode's prompt with the model's own tokens (local backends).
+* :func:`pretrained` loads a local model (a folder or a Hugging Face Hub id) after :func:`model_source`
+  has checked, in well under a second and offline, that it can be: every local loader goes through it.
 * :mod:`toolgym.models.fake_server` is an OpenAI-compatible server that plays the scripted baseline
   (``toolgym serve-fake``), for trying the tools without a GPU, tests and speed measurements.
 """
@@ -19,6 +21,7 @@ from ._batch import MicroBatcher
 from ._cache import CachedBackend, ReplyCache, request_key
 from ._client import ChatClient, ChatResult
 from ._config import DEFAULT_BASE_URL, BackendConfig, Endpoint, Sampling
+from ._hub import model_source, pretrained
 from ._openai import OpenAIBackend, api_messages
 from ._registry import BACKENDS, make_backend
 from ._render import ChatRenderer, template_messages
@@ -44,6 +47,8 @@ __all__ = [
     "ScriptedPolicy",
     "api_messages",
     "make_backend",
+    "model_source",
+    "pretrained",
     "request_key",
     "template_messages",
 ]

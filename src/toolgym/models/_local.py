@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import ConfigError
 from ._base import Generation, GenerationRequest
 from ._batch import MicroBatcher
+from ._hub import pretrained
 from ._render import ChatRenderer
 
 _STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "</s>", "<|end|>")
@@ -97,9 +98,9 @@ class TransformersBackend(_LocalBackend):
         except ImportError as exc:
             raise ConfigError("the transformers backend needs the 'train' extra: pip install 'toolgym[train]'") from exc
         self.torch = torch
-        if isinstance(model, str):
-            tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(model)
-            model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+        if isinstance(model, str):  # checked (a folder, a cached or reachable hub id) before anything loads
+            tokenizer = tokenizer or pretrained(transformers.AutoTokenizer, model)
+            model = pretrained(transformers.AutoModelForCausalLM, model, dtype=dtype)
         if tokenizer is None:
             raise ConfigError("give the tokenizer with the model object (or a model name to load both)")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

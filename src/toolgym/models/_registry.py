@@ -8,6 +8,7 @@ backend is made, so choosing ``openai`` never loads torch). A config may also na
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..errors import ConfigError
 from ..registry import lookup
 from ._base import Backend
 from ._config import BackendConfig
+from ._hub import model_source
 
 BACKENDS: dict[str, str] = {
     "openai": "toolgym.models._registry:openai_backend",
@@ -45,22 +47,32 @@ def _local_kwargs(config: BackendConfig) -> dict[str, Any]:
             "enable_thinking": s.thinking, "seed": s.seed, **config.options}
 
 
+def _local_model(config: BackendConfig, extra: str, module: str) -> str:
+    """The model of a local backend, checked before anything heavy is imported: the extra that runs it is
+    installed, and the model is a folder here or a hub id that is cached or can be downloaded now."""
+    model = config.need_model()
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(f"the {config.backend} backend needs the '{extra}' extra: pip install 'toolgym[{extra}]'")
+    model_source(model, config.endpoint.flag("model"))
+    return model
+
+
 def transformers_backend(config: BackendConfig) -> Backend:
     from ._local import TransformersBackend
 
-    model = config.need_model()
+    model = _local_model(config, "train", "transformers")
     try:
         return TransformersBackend(model, **_local_kwargs(config))
-    except (OSError, ValueError) as exc:  # no such folder, a hub name that is not cached offline, ...
+    except (OSError, ValueError) as exc:  # a model that is there but cannot be put on the device, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot load the model {model!r} ({first[:300]}); give {config.endpoint.flag('model')} "
-                          "a local model folder or a hub name that is available here") from None
+                          "a local model folder or a hub name that is available here") from exc
 
 
 def vllm_backend(config: BackendConfig) -> Backend:
     from ._local import VLLMBackend
 
-    return VLLMBackend(config.need_model(), **_local_kwargs(config))
+    return VLLMBackend(_local_model(config, "vllm", "vllm"), **_local_kwargs(config))
 
 
 def scripted_backend(config: BackendConfig) -> Backend:

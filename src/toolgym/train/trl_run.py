@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError
 from ..io import JsonlWriter, Run, iter_jsonl
+from ..models import model_source, pretrained
 from .layouts import dpo_rows, read_pairs, read_turns, trl_rows
 
 Algo = Literal["grpo", "rloo", "dpo"]
@@ -98,16 +99,18 @@ def _need_train_extra():
 
 
 def load_model(name: str, bf16: bool | None = None):
-    """A causal LM and its tokenizer (left padding, a pad token) by name or path."""
+    """A causal LM and its tokenizer (left padding, a pad token) by name or path; a model that cannot be
+    loaded here is a one-line ``ConfigError`` naming ``--model``, before anything heavy is loaded."""
+    model_source(name)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name)
+    tokenizer = pretrained(AutoTokenizer, name)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     use_bf16 = bf16 if bf16 is not None else (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.bfloat16 if use_bf16 else torch.float32)
+    model = pretrained(AutoModelForCausalLM, name, dtype=torch.bfloat16 if use_bf16 else torch.float32)
     return model, tokenizer
 
 
