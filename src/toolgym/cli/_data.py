@@ -48,6 +48,11 @@ def import_cmd(
     console.print(f"imported [bold]{report.written}[/] of {report.read} record(s) into [bold]{report.out}[/]")
     if report.scenarios:
         console.print(counter_table("by scenario", report.scenarios, "scenario"))
+    _rejected(report, strict)
+
+
+def _rejected(report, strict: bool) -> None:
+    """What a conversion rejected, where its manifest is, and exit 1 under ``--strict`` if it rejected any."""
     rejects_summary(report.kinds, report.rejected, report.rejects)
     console.print(f"manifest: {report.manifest}")
     if strict and report.rejected:
@@ -72,10 +77,7 @@ def export_cmd(
     except ValueError as exc:
         fail(str(exc))
     console.print(f"exported [bold]{report.written}[/] record(s) as {format} to [bold]{report.out}[/]")
-    rejects_summary(report.kinds, report.rejected, report.rejects)
-    console.print(f"manifest: {report.manifest}")
-    if strict and report.rejected:
-        raise typer.Exit(1)
+    _rejected(report, strict)
 
 
 def inspect_cmd(
