@@ -31,6 +31,7 @@ from toolgym.models import ErrorRates, ScriptedPolicy
 from toolgym.rollout import RolloutConfig, ToolEnv, rollout
 from toolgym.sandbox import ExecRequest
 from toolgym.train import verl_agent
+from toolgym.train.config import Hyperparameters
 from toolgym.train.data import initial_prompt, prefixes
 from toolgym.train.layouts import read_turns, write_data
 from toolgym.train.verl_agent import (
@@ -134,8 +135,8 @@ def sandbox(pool, monkeypatch):
 
 
 def run_config(model_dir, data_dir, out, **kw):
-    cfg = VerlRunConfig(model=str(model_dir), data=data_dir, out=out, gpus=1, samples=1, train_batch_size=8,
-                        ppo_mini_batch_size=4, max_prompt_length=8192, **kw)
+    cfg = VerlRunConfig(model=str(model_dir), data=data_dir, out=out, gpus=1, train_batch_size=8,
+                        hparams=Hyperparameters(num_generations=1), ppo_mini_batch_size=4, max_prompt_length=8192, **kw)
     run = launch(cfg, dry_run=True)  # writes agent_loops.yaml, checks the configuration with verl
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
