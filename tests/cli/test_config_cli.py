@@ -39,7 +39,7 @@ def test_print_config_writes_what_config_reads(command, required, default, tmp_p
     settings = yaml.safe_load(printed.output)
     key, value = default
     assert settings[key] == value
-    assert not {"config", "print_config", "overwrite", "dry_run"} & set(settings)
+    assert not {"config", "print_config", "overwrite", "dry_run", "list"} & set(settings)
     (tmp_path / "run.yaml").write_text(printed.output)
     # the file alone gives every option, required ones included, and reads back to the same settings
     again = invoke(*command, "--config", "run.yaml", "--print-config")

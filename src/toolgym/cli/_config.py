@@ -88,7 +88,7 @@ def write_config(ctx: typer.Context, values: dict[str, Any]) -> None:
     """Write the resolved options as the YAML ``--config`` reads (file keys, in the command's order)."""
     by_name = {p.name: p for p in ctx.command.params}
     out = {_key(by_name[name]): _plain(v) for name, v in values.items()
-           if name in by_name and name not in ACTIONS}
+           if name in by_name and _key(by_name[name]) not in ACTIONS}
     typer.echo(yaml.safe_dump(out, sort_keys=False, allow_unicode=True), nl=False)
 
 
