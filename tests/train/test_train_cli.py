@@ -76,3 +76,25 @@ def test_bad_input_is_refused_before_anything_is_loaded(trajectories, train_envs
     r = invoke("train", "prepare", "--trajectories", traj, "--envs", envs, "--out", traj)
     assert r.exit_code == 2 and "would destroy the input" in " ".join(r.output.split())
     assert traj.read_bytes() == before
+
+
+def test_loop_from_the_command_line_reports_each_iteration(tiny_model_dir, samples, tmp_path):
+    envs = [e.model_copy(update={"metadata": e.metadata.model_copy(update={"split": "train" if i % 2 else "test"})})
+            for i, e in enumerate(samples)]
+    path = tmp_path / "envs.jsonl"
+    write_environments(path, envs)
+    out = tmp_path / "loop"
+    r = invoke("loop", "--envs", path, "--model", tiny_model_dir, "--out", out, "--iterations", 1, "--samples", 2,
+               "--max-new-tokens", 8, "--max-turns", 2, "--concurrency", 4, "--num-generations", 2, "--batch-size", 2,
+               "--max-completion-length", 8, "--max-steps", 1, "--lr", 1e-3, "--seed", 3,
+               "--report-to", "tensorboard", "--set", "logging_steps=1")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "iteration 0: Solve-F1" in text and "iteration 1: Solve-F1" in text and "train reward" in text
+    assert "step 1/1 · step reward" in r.output  # TRL's steps as tidy lines
+    assert list((out / "iter-1" / "train" / "runs").rglob("events.out.tfevents.*"))
+    rows = json.loads((out / "summary.json").read_text())["iterations"]
+    assert "train_reward" in rows[1] and "step_reward" in rows[0]
+    config = json.loads((out / "summary.json").read_text())["config"]
+    assert config["trl"]["seed"] == 3 and config["trl"]["hparams"]["temperature"] == 0.7
+    assert config["rollout_temperature"] == 1.0

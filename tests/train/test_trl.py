@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import fields
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from safetensors.torch import load_file
 from toolgym.io import RunRefused, write_environments
 from toolgym.models import BackendConfig, Endpoint, Sampling, make_backend
 from toolgym.rollout import RolloutConfig, rollout
+from toolgym.train.config import Hyperparameters, Tracking
 from toolgym.train.trl_run import TrlRunConfig, last_checkpoint, run_trl
 
 
@@ -22,9 +24,13 @@ def _changed(before, after):
 
 
 def _config(algo, model_dir, data_dir, out, **kw):
-    defaults = dict(num_generations=4, per_device_batch_size=4, max_completion_length=12, max_steps=3, save_steps=2,
-                    learning_rate=5e-3, limit=8)
-    return TrlRunConfig(algo=algo, model=str(model_dir), data=data_dir, out=out, **{**defaults, **kw})
+    """A small run; keyword arguments are TrlRunConfig fields or shared hyperparameters."""
+    given = {"num_generations": 4, "per_device_batch_size": 4, "max_completion_length": 12, "max_steps": 3,
+             "save_steps": 2, "learning_rate": 5e-3, "limit": 8, **kw}
+    names = {f.name for f in fields(Hyperparameters)}
+    hparams = Hyperparameters(**{k: v for k, v in given.items() if k in names})
+    return TrlRunConfig(algo=algo, model=str(model_dir), data=data_dir, out=out, hparams=hparams,
+                        **{k: v for k, v in given.items() if k not in names})
 
 
 def test_grpo_trains_checkpoints_resumes_and_the_result_rolls_out(tiny_model_dir, data_dir, tmp_path, pool, train_envs):
@@ -59,11 +65,19 @@ def test_grpo_trains_checkpoints_resumes_and_the_result_rolls_out(tiny_model_dir
     assert summary.written == 3 and summary.failed == 0
 
 
-def test_rloo_updates_the_weights(tiny_model_dir, data_dir, tmp_path):
+def test_rloo_updates_the_weights_logs_tidy_lines_and_reports_to_tensorboard(tiny_model_dir, data_dir, tmp_path,
+                                                                             capsys):
     before = _weights(tiny_model_dir)
-    result = run_trl(_config("rloo", tiny_model_dir, data_dir, tmp_path / "rloo", max_steps=2))
+    out = tmp_path / "rloo"
+    result = run_trl(_config("rloo", tiny_model_dir, data_dir, out, max_steps=2,
+                             tracking=Tracking(report_to=["tensorboard"], run_name="r")))
     assert all(math.isfinite(r["loss"]) for r in result.log if "loss" in r)
     assert _changed(before, _weights(result.final))
+    printed = capsys.readouterr().out
+    assert "step 1/2 · step reward " in printed and "step 2/2 · step reward " in printed and " · KL " in printed
+    assert "{'loss'" not in printed  # not TRL's raw dictionary
+    events = list((out / "runs").rglob("events.out.tfevents.*"))  # written offline, into the run folder
+    assert events and events[0].stat().st_size > 0
 
 
 def test_dpo_on_preference_pairs(tiny_model_dir, data_dir, tmp_path):
@@ -113,3 +127,37 @@ def test_the_data_is_checked_before_any_model_is_loaded(tmp_path):
     with pytest.raises(ConfigError, match="no preference pairs"):
         run_trl(_config("dpo", unreachable, tmp_path, tmp_path / "y"))
     assert not (tmp_path / "x").exists()
+
+
+def test_trl_is_configured_with_the_papers_settings(tmp_path):
+    """What TRL gets by default: the shared hyperparameters under TRL's names, the paper's values."""
+    from trl import DPOConfig, GRPOConfig, RLOOConfig
+
+    from toolgym.errors import ConfigError
+    from toolgym.train.trl_run import trainer_args
+
+    args = trainer_args(TrlRunConfig(model="m", out=tmp_path / "run", data=tmp_path))
+    assert isinstance(args, GRPOConfig)
+    expected = {"learning_rate": 1e-6, "num_generations": 16, "temperature": 0.7, "beta": 0.001, "entropy_coef": 0.001,
+                "epsilon": 0.2, "max_completion_length": 1024, "loss_type": "grpo", "weight_decay": 0.01,
+                "lr_scheduler_type": "constant", "warmup_steps": 0, "max_grad_norm": 1.0, "num_iterations": 1,
+                "scale_rewards": "group", "chat_template_kwargs": {"enable_thinking": False}}
+    assert {k: getattr(args, k) for k in expected} == expected
+    rloo = trainer_args(TrlRunConfig(algo="rloo", model="m", out=tmp_path / "run", data=tmp_path))
+    assert isinstance(rloo, RLOOConfig) and (rloo.temperature, rloo.beta, rloo.weight_decay) == (0.7, 0.001, 0.01)
+    dpo = trainer_args(TrlRunConfig(algo="dpo", model="m", out=tmp_path / "run", data=tmp_path))
+    assert isinstance(dpo, DPOConfig) and dpo.beta == 0.1 and dpo.lr_scheduler_type == "constant"
+    # the shared names map onto TRL's, --set wins, and what TRL cannot do is refused before a model loads
+    tuned = TrlRunConfig(model="m", out=tmp_path / "run", data=tmp_path,
+                         hparams=Hyperparameters(loss_aggregation="token-mean", warmup_ratio=0.1, enable_thinking=True),
+                         extra={"temperature": 1.0, "gradient_checkpointing": False, "use_vllm": False})
+    args = trainer_args(tuned)
+    assert (args.loss_type, args.warmup_steps, args.temperature, args.gradient_checkpointing) == ("dapo", 0.1, 1.0, False)
+    assert args.chat_template_kwargs == {"enable_thinking": True}
+    with pytest.raises(ConfigError, match="--set no_such_setting"):
+        trainer_args(TrlRunConfig(model="m", out=tmp_path, data=tmp_path, extra={"no_such_setting": 1}))
+    with pytest.raises(ConfigError, match="TRL has no loss"):
+        trainer_args(TrlRunConfig(model="m", out=tmp_path, data=tmp_path,
+                                  hparams=Hyperparameters(loss_aggregation="seq-mean-token-sum")))
+    with pytest.raises(ConfigError, match="--set"):
+        trainer_args(TrlRunConfig(model="m", out=tmp_path, data=tmp_path, extra={"lr_scheduler_type": "bogus"}))

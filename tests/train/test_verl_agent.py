@@ -31,6 +31,7 @@ from toolgym.models import ErrorRates, ScriptedPolicy
 from toolgym.rollout import RolloutConfig, ToolEnv, rollout
 from toolgym.sandbox import ExecRequest
 from toolgym.train import verl_agent
+from toolgym.train.config import Hyperparameters
 from toolgym.train.data import initial_prompt, prefixes
 from toolgym.train.layouts import read_turns, write_data
 from toolgym.train.verl_agent import (
@@ -133,8 +134,9 @@ def sandbox(pool, monkeypatch):
     return pool
 
 
-def run_config(model_dir, data_dir, out, **kw):
-    cfg = VerlRunConfig(model=str(model_dir), data=data_dir, out=out, gpus=1, samples=1, train_batch_size=8,
+def run_config(model_dir, data_dir, out, max_completion_length=None, **kw):
+    cfg = VerlRunConfig(model=str(model_dir), data=data_dir, out=out, gpus=1, train_batch_size=8,
+                        hparams=Hyperparameters(num_generations=1, max_completion_length=max_completion_length),
                         ppo_mini_batch_size=4, max_prompt_length=8192, **kw)
     run = launch(cfg, dry_run=True)  # writes agent_loops.yaml, checks the configuration with verl
     if GlobalHydra.instance().is_initialized():
@@ -322,7 +324,7 @@ def test_multi_turn_bad_replies_are_scored_and_the_episode_goes_on(model_dir, da
 
 
 def test_multi_turn_stops_at_the_response_budget(model_dir, data_dir, tok, envs, sandbox, tmp_path):
-    config = run_config(model_dir, data_dir, tmp_path, multi_turn=True, max_response_length=200)
+    config = run_config(model_dir, data_dir, tmp_path, multi_turn=True, max_completion_length=200)
     env = next(e for e in envs if e.scenario == "parallel_multi_hop")
     _, batch = rows(config, tok, [envs.index(env)])
     out = generate(config, ScriptedServer(tok, {env.question: gold_script(env)}), batch)

@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("verl")
 pytest.importorskip("hydra")
 
+from ftrl_settings import NOT_CARRIED, REFERENCE, SCRIPT_VARIANTS, STOCK_KEY
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
@@ -22,9 +23,9 @@ from omegaconf import OmegaConf
 from toolgym.errors import ConfigError
 from toolgym.formats import env_to_verl
 from toolgym.io import write_parquet
+from toolgym.train.config import Hyperparameters, Tracking
 from toolgym.train.verl_run import (
     VerlRunConfig,
-    build_verl_config,
     format_command,
     launch,
     reward_file,
@@ -69,32 +70,60 @@ def data_dir(tmp_path_factory, samples):
     return out
 
 
-def test_defaults_are_the_papers_settings(data_dir, tmp_path):
-    c = build_verl_config(VerlRunConfig(model="Qwen/Qwen2.5-7B-Instruct", data=data_dir, out=tmp_path))
-    paper = {  # bytedance/FTRL Scripts/FTRL-GRPO-Qwen25.sh
-        "algorithm.adv_estimator": "grpo", "data.train_batch_size": 512, "data.max_prompt_length": 16384,
-        "data.max_response_length": 1024, "data.filter_overlong_prompts": True, "data.truncation": "error",
-        "actor_rollout_ref.actor.optim.lr": 1e-6, "actor_rollout_ref.model.use_remove_padding": True,
-        "actor_rollout_ref.actor.ppo_mini_batch_size": 32, "actor_rollout_ref.actor.use_dynamic_bsz": True,
-        "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": 32768, "actor_rollout_ref.actor.use_kl_loss": True,
-        "actor_rollout_ref.actor.kl_loss_coef": 0.001, "actor_rollout_ref.actor.kl_loss_type": "low_var_kl",
-        "actor_rollout_ref.actor.entropy_coeff": 0.001, "actor_rollout_ref.model.enable_gradient_checkpointing": True,
-        "actor_rollout_ref.actor.fsdp_config.param_offload": False,
-        "actor_rollout_ref.actor.fsdp_config.optimizer_offload": False,
-        "actor_rollout_ref.rollout.tensor_model_parallel_size": 2, "actor_rollout_ref.rollout.name": "vllm",
-        "actor_rollout_ref.rollout.gpu_memory_utilization": 0.7, "actor_rollout_ref.rollout.n": 16,
-        "actor_rollout_ref.rollout.temperature": 1.0, "actor_rollout_ref.rollout.max_num_batched_tokens": 32768,
-        "actor_rollout_ref.ref.fsdp_config.param_offload": True, "algorithm.use_kl_in_reward": False,
-        "trainer.critic_warmup": 0, "trainer.val_before_train": False, "trainer.n_gpus_per_node": 8,
-        "trainer.nnodes": 1, "trainer.save_freq": 120, "trainer.test_freq": -1, "trainer.total_epochs": 1,
-    }
-    assert {k: c[k] for k in paper} == paper
-    assert c["reward.custom_reward_function.path"] == str(reward_file())
-    assert c["reward.custom_reward_function.name"] == "compute_score"
-    assert c["data.train_files"] == str(data_dir.resolve() / "verl" / "train.parquet")
-    assert c["data.val_files"] == str(data_dir.resolve() / "verl" / "test.parquet")
-    assert c["trainer.default_local_dir"] == str(tmp_path.resolve() / "checkpoints")
-    assert c["actor_rollout_ref.rollout.agent.default_agent_loop"] == "toolgym_single_turn"
+def _compose_paper_run(data_dir, out, **kw):
+    cfg = VerlRunConfig(model="Qwen/Qwen2.5-7B-Instruct", data=data_dir, out=out, **kw)
+    return verl_compose(verl_command(cfg))
+
+
+@pytest.mark.filterwarnings("ignore:Disabled critic:UserWarning")
+def test_defaults_are_the_reference_runs_settings(data_dir, tmp_path):
+    """Every setting of the paper's run (its fork's ppo_trainer.yaml with FTRL-GRPO-Qwen25.sh's overrides) has
+    the same value in the configuration verl composes from toolgym's defaults, except the few toolgym does not
+    carry, each with its reason."""
+    config = _compose_paper_run(data_dir, tmp_path)
+    different = {}
+    for key, (value, _file, _line) in REFERENCE.items():
+        if key in NOT_CARRIED:
+            continue
+        ours = OmegaConf.select(config, STOCK_KEY.get(key, key), throw_on_missing=True)
+        if ours != value:
+            different[key] = (ours, value)
+    assert different == {}
+    assert config.reward.custom_reward_function.path == str(reward_file())
+    assert config.reward.custom_reward_function.name == "compute_score"
+    assert config.data.train_files == str(data_dir.resolve() / "verl" / "train.parquet")
+    assert config.data.val_files == str(data_dir.resolve() / "verl" / "test.parquet")
+    assert config.trainer.default_local_dir == str(tmp_path.resolve() / "checkpoints")
+    assert config.actor_rollout_ref.rollout.agent.default_agent_loop == "toolgym_single_turn"
+
+
+@pytest.mark.filterwarnings("ignore:Disabled critic:UserWarning")
+@pytest.mark.parametrize("script", sorted(SCRIPT_VARIANTS))
+def test_each_reference_script_is_one_option_away(data_dir, tmp_path, script):
+    """The other five scripts: Reinforce++ is --algo reinforce_plus_plus, the Qwen3 runs --no-thinking (the
+    default), the reasoning runs --thinking --max-completion-length 8192."""
+    changes = SCRIPT_VARIANTS[script]
+    thinking = changes.get("data.enable_thinking", (False, 0))[0]
+    length = changes.get("data.max_response_length", (None, 0))[0]
+    algo = changes.get("algorithm.adv_estimator", ("grpo", 0))[0]
+    config = _compose_paper_run(data_dir, tmp_path, algo=algo,
+                                hparams=Hyperparameters(enable_thinking=thinking, max_completion_length=length))
+    for key, (value, _file, _line) in {**REFERENCE, **{k: (v, script, line) for k, (v, line) in changes.items()}}.items():
+        if key not in NOT_CARRIED:
+            assert OmegaConf.select(config, STOCK_KEY.get(key, key)) == value, (script, key)
+
+
+def test_the_settings_table_cites_every_reference_setting():
+    """docs/training.md names each setting of the paper's run with the file and line it comes from."""
+    text = (ROOT / "docs" / "training.md").read_text()
+    table = text.split("### Every setting and where it comes from", 1)[1].split("\n## ", 1)[0]
+    missing = [f"{key} ({file}:{line})" for key, (_v, file, line) in REFERENCE.items()
+               if f"{file.rsplit('/', 1)[1]}:{line}" not in table]
+    missing += [f"{script}:{line}" for script, changes in SCRIPT_VARIANTS.items() for _k, (_v, line) in changes.items()
+                if f"{script.rsplit('/', 1)[1]}:{line}" not in table]
+    assert missing == []
+    for key in NOT_CARRIED:
+        assert key.rsplit(".", 1)[1] in table, key
 
 
 def _documented_command() -> str:
@@ -121,7 +150,7 @@ def test_generated_command_is_exactly_the_documented_one(tmp_path):
 @pytest.mark.parametrize("multi_turn", [False, True])
 def test_verl_loads_and_validates_what_we_generate(data_dir, tmp_path, algo, multi_turn):
     cfg = VerlRunConfig(model="Qwen/Qwen2.5-7B-Instruct", data=data_dir, out=tmp_path, algo=algo, multi_turn=multi_turn,
-                        enable_thinking=False, ray_address="10.0.0.1:6379", gpus=4, nodes=2,
+                        ray_address="10.0.0.1:6379", gpus=4, nodes=2,
                         overrides=["trainer.save_freq=50", "actor_rollout_ref.rollout.val_kwargs.n=2"])
     config = verl_compose(verl_command(cfg))
     verl_validate(config)
@@ -131,7 +160,8 @@ def test_verl_loads_and_validates_what_we_generate(data_dir, tmp_path, algo, mul
     assert config.algorithm.adv_estimator == algo
     actor, rollout = config.actor_rollout_ref.actor, config.actor_rollout_ref.rollout
     assert actor.optim.lr == 1e-6 and actor.entropy_coeff == 0.001 and actor.kl_loss_coef == 0.001
-    assert rollout.n == 16 and rollout.temperature == 1.0 and rollout.tensor_model_parallel_size == 2
+    assert rollout.n == 16 and rollout.temperature == 0.7 and rollout.tensor_model_parallel_size == 2
+    assert actor.loss_agg_mode == "seq-mean-token-mean"
     assert config.trainer.save_freq == 50 and rollout.val_kwargs.n == 2  # --set wins
     assert config.trainer.n_gpus_per_node == 4 and config.trainer.nnodes == 2
     assert config.ray_kwargs.ray_init.address == "10.0.0.1:6379"
@@ -183,7 +213,8 @@ def test_dry_run_writes_the_run_folder(data_dir, tmp_path):
 def test_launch_runs_verl_and_records_a_failed_run(data_dir, tmp_path):
     """The real command runs; verl itself rejects a setting (in main_ppo's validation, before Ray starts),
     and the run is recorded as failed with its log. With our pre-check the same setting never launches."""
-    cfg = VerlRunConfig(model="m", data=data_dir, out=tmp_path / "run", gpus=1, samples=2, train_batch_size=4,
+    cfg = VerlRunConfig(model="m", data=data_dir, out=tmp_path / "run", gpus=1, train_batch_size=4,
+                        hparams=Hyperparameters(num_generations=2),
                         ppo_mini_batch_size=2, overrides=["actor_rollout_ref.actor.loss_agg_mode=bogus"])
     with pytest.raises(ConfigError, match="loss_agg_mode"):
         launch(cfg)
@@ -213,3 +244,55 @@ def test_cli_dry_run_prints_the_command(data_dir, tmp_path):
     assert json.loads((out / "run.json").read_text())["status"] == "dry-run"
     bad = CliRunner().invoke(app, ["--algo", "dpo", "--model", "m", "--data", str(data_dir), "--out", str(out)])
     assert bad.exit_code == 2 and "--algo" in bad.output
+
+
+@pytest.mark.filterwarnings("ignore:Disabled critic:UserWarning")
+def test_cli_dry_run_shows_the_papers_sampling_loss_and_template_by_default(data_dir, tmp_path):
+    """`toolgym train verl --dry-run` with no settings: rollout temperature 0.7, seq-mean-token-mean, thinking off
+    (the fork's ppo_trainer.yaml lines 99, 52, 24) -- in the printed command and in verl's composed config."""
+    from typer.testing import CliRunner
+
+    from toolgym.cli import app
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["train", "verl", "--model", "Qwen/Qwen3-8B", "--data", str(data_dir),
+                                   "--out", str(out), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    for shown in ("actor_rollout_ref.rollout.temperature=0.7", "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-mean",
+                  "+data.apply_chat_template_kwargs.enable_thinking=false"):
+        assert shown in res.output
+    composed = OmegaConf.load(out / "verl_config.yaml")
+    assert composed.actor_rollout_ref.rollout.temperature == 0.7
+    assert composed.actor_rollout_ref.actor.loss_agg_mode == "seq-mean-token-mean"
+    assert composed.data.apply_chat_template_kwargs.enable_thinking is False
+    # the shared names and the trackers reach verl's keys
+    res = CliRunner().invoke(app, ["train", "verl", "--model", "m", "--data", str(data_dir), "--out", str(out),
+                                   "--dry-run", "--thinking", "--temperature", "1.0", "--learning-rate", "2e-6",
+                                   "--num-generations", "8", "--beta", "0.01", "--entropy-coef", "0",
+                                   "--loss-aggregation", "token-mean", "--report-to", "tensorboard",
+                                   "--run-name", "r1", "--project", "p"])
+    assert res.exit_code == 0, res.output
+    composed = OmegaConf.load(out / "verl_config.yaml")
+    actor, rollout = composed.actor_rollout_ref.actor, composed.actor_rollout_ref.rollout
+    assert (rollout.temperature, rollout.n, actor.optim.lr, actor.kl_loss_coef, actor.entropy_coeff,
+            actor.loss_agg_mode) == (1.0, 8, 2e-6, 0.01, 0, "token-mean")
+    assert composed.data.apply_chat_template_kwargs.enable_thinking is True
+    assert list(composed.trainer.logger) == ["console", "tensorboard"]
+    assert (composed.trainer.experiment_name, composed.trainer.project_name) == ("r1", "p")
+    bad = CliRunner().invoke(app, ["train", "verl", "--model", "m", "--data", str(data_dir), "--out", str(out),
+                                   "--dry-run", "--loss-aggregation", "sum"])
+    assert bad.exit_code == 2 and "--loss-aggregation" in bad.output
+
+
+def test_tracking_names_what_to_install(monkeypatch):
+    import importlib.util
+
+    assert Tracking(report_to=["tensorboard,wandb"]).report_to == ["tensorboard", "wandb"]
+    assert Tracking(report_to=["none"]).report_to == []
+    with pytest.raises(ConfigError, match="--report-to"):
+        Tracking(report_to=["mlflow"])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(ConfigError, match="pip install wandb"):
+        Tracking(report_to=["wandb"]).check_installed()
+    Tracking(report_to=["tensorboard"]).check_installed()

@@ -1,6 +1,8 @@
 """The ``toolgym`` command line: a thin layer over the library (typer + rich).
 
-Each command lives in its own module; this one assembles them. Registration is explicit.
+Each command lives in its own module; this one assembles them. Registration is explicit. Every long command
+(``build``, ``rollout``, ``eval``, ``loop``, ``bench`` and each ``train`` command) takes ``--config FILE`` and
+``--print-config`` (:mod:`toolgym.cli._config`).
 
 Errors a person can act on are handled once, here: a broken setup or input (any
 :class:`~toolgym.errors.ToolgymError`: a bad option, a model that cannot be loaded, data that cannot be
@@ -18,6 +20,7 @@ from rich.markup import escape
 
 from ..errors import ToolgymError
 from . import _analysis, _bench, _build, _common, _data, _demo, _rollout, _serve, _train, _train_verl, _verify
+from ._config import configurable
 
 app = typer.Typer(
     name="toolgym",
@@ -55,6 +58,11 @@ app.command("bench")(_bench.bench_cmd)
 app.command("bench-compare")(_bench.bench_compare_cmd)
 app.command("contamination")(_bench.contamination_cmd)
 app.command("serve-fake")(_serve.serve_fake_cmd)
+
+#: The commands that take --config and --print-config (with every command of `toolgym train`).
+LONG_COMMANDS = ("build", "rollout", "eval", "loop", "bench")
+for _info in [*(i for i in app.registered_commands if i.name in LONG_COMMANDS), *_train.train_app.registered_commands]:
+    _info.callback = configurable(_info.callback)
 
 
 def extra_for(module: str) -> str | None:

@@ -44,6 +44,7 @@ from ._rollout import (
     Thinking,
     backend_config,
     build_backend,
+    run_options,
 )
 from ._run import Overwrite, by_failure_kind
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
@@ -328,11 +329,9 @@ def bench_cmd(
         fail(str(exc))
     if backend == "scripted" and names != ["own"]:
         fail("the scripted baseline follows toolgym environments' gold solutions; it can only run --suite own")
-    o = RunOptions(envs=envs or Path("."), backend=backend, base_url=base_url, model=model, samples=1,
-                   concurrency=concurrency, max_turns=max_turns, temperature=temperature, max_tokens=max_tokens,
-                   reward_variant="f1", malformed="end", thinking=thinking, system_prompt=None, error_rate=None,
-                   split=split, limit=None, seed=0, executor=executor, workers=workers, timeout=timeout,
-                   tool_format=tool_format, overwrite=overwrite)
+    # own episodes: one sample each, no system prompt, the paper's reward; bench's --limit is per benchmark
+    o = run_options({**locals(), "envs": envs or Path("."), "samples": 1, "reward_variant": "f1", "malformed": "end",
+                     "system_prompt": None, "error_rate": None, "limit": None, "seed": 0})
     d = DataOptions(envs=envs, split=split, bfcl_categories=bfcl_categories, bfcl_handler=bfcl_handler,
                     per_category=per_category, toolhop=toolhop, toolhop_mode=toolhop_mode, toolhop_think=toolhop_think,
                     taubench=taubench, tau_info=tau_info, tau_domain=tau_domain, tau_split=tau_split,

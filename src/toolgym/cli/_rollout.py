@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -140,8 +141,10 @@ def run(o: RunOptions, out: Path, envs: list[Environment]) -> RolloutSummary:
     return summary
 
 
-def _options(**kwargs) -> RunOptions:
-    o = RunOptions(**kwargs)
+def run_options(given: Mapping[str, Any]) -> RunOptions:
+    """The options object of a command that rolls out (rollout, eval, bench), built in this one place by keyword
+    from the command's parameters of the same names (``run_options(locals())``); it checks what typer cannot."""
+    o = RunOptions(**{f.name: given[f.name] for f in fields(RunOptions) if f.name in given})
     if o.malformed not in ("feedback", "end"):
         fail("--malformed must be 'end' or 'feedback'")
     try:
@@ -165,11 +168,7 @@ def rollout_cmd(
 
     Each finished trajectory is appended to --out; rerunning the same command skips what is done and retries
     failed episodes. A rerun with other options is refused (--overwrite starts again)."""
-    o = _options(envs=envs, backend=backend, base_url=base_url, model=model, samples=samples, concurrency=concurrency,
-                 max_turns=max_turns, temperature=temperature, max_tokens=max_tokens, reward_variant=reward_variant,
-                 malformed=malformed, thinking=thinking, system_prompt=system_prompt, error_rate=error_rate,
-                 split=split, limit=limit, seed=seed, executor=executor, workers=workers, timeout=timeout,
-                 overwrite=overwrite, tool_format=tool_format, strip_thinking=strip_thinking)
+    o = run_options(locals())
     distinct({"--envs": envs}, {"--out": out})
     summary = run(o, out, load_envs(envs, split, limit))
     if failures_dominate(summary.failed_total, summary.planned, summary.kinds, summary.errors, max_failed_fraction,
@@ -205,12 +204,7 @@ def eval_cmd(
     (without writing the report) when more than --max-failed-fraction of the episodes failed."""
     rollout_out = None
     if trajectories is None:
-        o = _options(envs=envs, backend=backend, base_url=base_url, model=model, samples=samples,
-                     concurrency=concurrency, max_turns=max_turns, temperature=temperature, max_tokens=max_tokens,
-                     reward_variant=reward_variant, malformed=malformed, thinking=thinking,
-                     system_prompt=system_prompt, error_rate=error_rate, split=split, limit=limit, seed=seed,
-                     executor=executor, workers=workers, timeout=timeout, overwrite=overwrite,
-                     tool_format=tool_format, strip_thinking=strip_thinking)
+        o = run_options(locals())
         rollout_out = (out.with_suffix(".trajectories.jsonl") if out else
                        Path("runs") / f"eval-{(model or backend).replace('/', '_')}.jsonl")
     elif not trajectories.exists():

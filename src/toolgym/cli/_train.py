@@ -1,4 +1,9 @@
-"""``toolgym train prepare|trl|verl`` and ``toolgym loop``."""
+"""``toolgym train prepare|trl|verl`` and ``toolgym loop``.
+
+Every training setting's default is read from the configuration dataclasses (``TrlSettings``,
+``Hyperparameters``, ``Tracking``, ``LoopConfig``); the shared hyperparameters and the trackers become options
+of ``train trl``, ``train verl`` and ``loop`` through :func:`~toolgym.cli._config.settings_options`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from ..io import Rejects, Run, RunRefused, sha256_of
+from ..train.config import Hyperparameters, Tracking
+from ..train.loop import LoopConfig
+from ..train.trl_run import ALGOS, TrlSettings
 from ._common import console, fail, load_envs
+from ._config import parse_set, settings_options
 from ._run import Overwrite, distinct
 
 train_app = typer.Typer(help="Train on the feedback: prepare data, then TRL (one machine) or verl (cluster).",
@@ -74,39 +83,66 @@ def prepare_cmd(
         console.print(f"[yellow]{rejects.records} unreadable trajectory line(s) skipped[/]")
 
 
+#: Options of the shared hyperparameters whose flag is not ``--field-name``.
+HPARAM_FLAGS = {"learning_rate": ("--learning-rate", "--lr"), "enable_thinking": ("--thinking/--no-thinking",)}
+hparam_options = settings_options("hparams", Hyperparameters, HPARAM_FLAGS)
+tracking_options = settings_options("tracking", Tracking)
+
+_TRL = TrlSettings()  # the defaults of the TRL options below
+_LOOP = LoopConfig(envs=Path("."), model="", out=Path("."))  # ... and of the loop's
+AlgoOpt = Annotated[str, typer.Option(help=f"TRL algorithm: {', '.join(ALGOS)} (the loop: grpo or rloo).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Completions per device step (a multiple of --num-generations).")]
+GradAccum = Annotated[int, typer.Option("--grad-accum", help="Gradient accumulation steps.")]
+MaxSteps = Annotated[int, typer.Option(help="Stop after this many steps (-1: --epochs decide; the loop: per iteration).")]
+Epochs = Annotated[float, typer.Option(help="Epochs over the data.")]
+RewardVariant = Annotated[str, typer.Option(help="Step reward: f1, precision, rate, product.")]
+SaveSteps = Annotated[int, typer.Option(help="Checkpoint every N steps.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of training (and, in the loop, of the rollouts' sampling).")]
+TrlSet = Annotated[list[str] | None, typer.Option("--set", help="Any TRL setting, key=value (value in YAML; repeat), e.g. "
+                                                      "use_vllm=true, warmup_ratio=0.1, gradient_checkpointing=false, "
+                                                      "bf16=true; wins over toolgym's.")]
+
+
+def _trl_settings(*, algo: str, hparams: Hyperparameters, tracking: Tracking, set_: list[str] | None,
+                 **given) -> TrlSettings:
+    """The TRL settings of a command's options (one place for ``train trl`` and ``loop``)."""
+    if algo not in ALGOS:
+        fail(f"unknown --algo {algo!r}; use one of {', '.join(ALGOS)}")
+    return TrlSettings(algo=algo, hparams=hparams, tracking=tracking, extra=parse_set(set_), **given)
+
+
 @train_app.command("trl")
+@hparam_options
+@tracking_options
 def trl_cmd(
     model: Annotated[str, typer.Option(help="Model name or path to start from.")],
     out: Annotated[Path, typer.Option(help="Run folder (checkpoints, final model, log, manifest).")],
+    hparams: Hyperparameters,
+    tracking: Tracking,
     data: Annotated[Path | None, typer.Option(help="Data folder from `toolgym train prepare`.")] = None,
-    algo: Annotated[str, typer.Option(help="grpo, rloo or dpo.")] = "grpo",
-    episodes: Annotated[bool, typer.Option(help="GRPO on whole multi-turn episodes (needs --envs) instead of prefixes.")] = False,
+    algo: AlgoOpt = _TRL.algo,
+    episodes: Annotated[bool, typer.Option(help="GRPO on whole multi-turn episodes (needs --envs) instead of prefixes.")] = _TRL.episodes,
     envs: Annotated[Path | None, typer.Option(help="Environments, for --episodes.")] = None,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate (paper: 1e-6).")] = 1e-6,
-    num_generations: Annotated[int, typer.Option(help="Samples per prompt (paper: 16).")] = 16,
-    batch_size: Annotated[int, typer.Option(help="Completions per device step (a multiple of --num-generations).")] = 16,
-    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
-    max_completion_length: Annotated[int, typer.Option(help="Maximum response length in tokens.")] = 1024,
-    epochs: Annotated[float, typer.Option(help="Epochs over the data.")] = 1.0,
-    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (-1: epochs decide).")] = -1,
-    beta: Annotated[float, typer.Option(help="KL coefficient (paper: 0.001); DPO uses --dpo-beta.")] = 0.001,
-    dpo_beta: Annotated[float, typer.Option(help="DPO beta.")] = 0.1,
-    reward_variant: Annotated[str, typer.Option(help="Step reward: f1, precision, rate, product.")] = "f1",
-    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft) instead of all weights.")] = False,
-    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
-    save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
-    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Qwen3 reasoning mode in prompts.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N training rows.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    batch_size: BatchSize = _TRL.per_device_batch_size,
+    grad_accum: GradAccum = _TRL.gradient_accumulation_steps,
+    epochs: Epochs = _TRL.epochs,
+    max_steps: MaxSteps = _TRL.max_steps,
+    dpo_beta: Annotated[float, typer.Option(help="DPO beta.")] = _TRL.dpo_beta,
+    reward_variant: RewardVariant = _TRL.reward_variant,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft) instead of all weights.")] = _TRL.lora,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = _TRL.lora_r,
+    save_steps: SaveSteps = _TRL.save_steps,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N training rows.")] = _TRL.limit,
+    seed: SeedOpt = _TRL.seed,
+    set_: TrlSet = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Train with TRL on one machine: GRPO/RLOO on the paper's per-turn prompts with toolgym's step reward, DPO on
-    preference pairs, or GRPO on whole episodes (--episodes). Checkpoints go to --out; a rerun resumes, and a rerun
-    of a finished run does nothing (a larger --max-steps continues it)."""
-    from ..train.trl_run import ALGOS, TrlRunConfig, run_trl
+    preference pairs, or GRPO on whole episodes (--episodes). Defaults are the paper's (docs/training.md). Checkpoints
+    go to --out; a rerun resumes, and a rerun of a finished run does nothing (a larger --max-steps continues it)."""
+    from ..train.logs import summarize
+    from ..train.trl_run import run_trl
 
-    if algo not in ALGOS:
-        fail(f"unknown --algo {algo!r}; use one of {', '.join(ALGOS)}")
     if data is None and not episodes:
         fail("give --data (from `toolgym train prepare`), or --episodes with --envs")
     if data is not None and not data.exists():
@@ -115,14 +151,12 @@ def trl_cmd(
         fail(f"--envs {envs} does not exist")
     distinct({"--data": data, "--envs": envs, "--model": Path(model) if Path(model).exists() else None},
              {"--out": out})
-    config = TrlRunConfig(algo=algo, model=model, data=data or Path("."), out=out, learning_rate=lr,
-                          num_generations=num_generations, per_device_batch_size=batch_size,
-                          gradient_accumulation_steps=grad_accum, max_completion_length=max_completion_length,
-                          epochs=epochs, max_steps=max_steps, beta=beta, dpo_beta=dpo_beta,
-                          reward_variant=reward_variant, lora=lora, lora_r=lora_r, save_steps=save_steps,
-                          enable_thinking=thinking, limit=limit, seed=seed, episodes=episodes, envs=envs)
+    settings = _trl_settings(algo=algo, hparams=hparams, tracking=tracking, set_=set_, per_device_batch_size=batch_size,
+                            gradient_accumulation_steps=grad_accum, epochs=epochs, max_steps=max_steps,
+                            dpo_beta=dpo_beta, reward_variant=reward_variant, lora=lora, lora_r=lora_r,
+                            save_steps=save_steps, limit=limit, seed=seed, episodes=episodes)
     try:
-        result = run_trl(config, overwrite=overwrite)
+        result = run_trl(settings.run(model=model, out=out, data=data, envs=envs), overwrite=overwrite)
     except ConfigError as exc:
         fail(str(exc))
     if result.already_done:
@@ -130,42 +164,56 @@ def trl_cmd(
                       "(a larger --max-steps continues it, --overwrite trains again)")
         console.print(f"final model: [bold]{result.final}[/]")
         return
-    losses = [row["loss"] for row in result.log if "loss" in row]
     console.print(f"{result.steps} steps in {result.seconds:.1f}s" + (f" (resumed from {result.resumed_from})"
                                                                         if result.resumed_from else ""))
-    if losses:
-        console.print(f"loss: first {losses[0]:.4f}, last {losses[-1]:.4f}")
+    s = summarize(result.log)
+    if s.reward_first is not None:
+        console.print(f"reward: first {s.reward_first:.4f}, last {s.reward_last:.4f}, mean {s.reward_mean:.4f}")
+    if s.loss_first is not None:
+        console.print(f"loss: first {s.loss_first:.4f}, last {s.loss_last:.4f}")
+    if tracking.report_to:
+        console.print(f"metrics also reported to {', '.join(tracking.report_to)}"
+                      + (f" (TensorBoard: tensorboard --logdir {out / 'runs'})" if "tensorboard" in tracking.report_to else ""))
     console.print(f"final model: [bold]{result.final}[/]")
 
 
+@hparam_options
+@tracking_options
 def loop_cmd(
     envs: Annotated[Path, typer.Option(help="Environments with a train and a test split.")],
     model: Annotated[str, typer.Option(help="Model name or path to start from.")],
     out: Annotated[Path, typer.Option(help="Folder of the loop (one subfolder per iteration).")],
-    iterations: Annotated[int, typer.Option(min=0, help="Collect -> train -> evaluate rounds.")] = 3,
-    samples: Annotated[int, typer.Option(min=1, help="Rollouts per training environment per iteration.")] = 4,
-    backend: Annotated[str, typer.Option(help="Local engine for rollouts: transformers or vllm.")] = "transformers",
-    max_new_tokens: Annotated[int, typer.Option(help="Maximum new tokens per turn in rollouts.")] = 1024,
-    max_turns: Annotated[int, typer.Option(help="Turn limit per episode.")] = 20,
-    train_limit: Annotated[int | None, typer.Option(min=1, help="Training environments per iteration.")] = None,
-    eval_limit: Annotated[int | None, typer.Option(min=1, help="Held-out environments to evaluate on.")] = None,
-    algo: Annotated[str, typer.Option(help="TRL algorithm: grpo or rloo.")] = "grpo",
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-6,
-    num_generations: Annotated[int, typer.Option(help="Samples per prompt in training.")] = 16,
-    batch_size: Annotated[int, typer.Option(help="Completions per device step.")] = 16,
-    max_steps: Annotated[int, typer.Option(help="Training steps per iteration (-1: one epoch).")] = -1,
-    max_completion_length: Annotated[int, typer.Option(help="Maximum response length in training.")] = 1024,
+    hparams: Hyperparameters,
+    tracking: Tracking,
+    iterations: Annotated[int, typer.Option(min=0, help="Collect -> train -> evaluate rounds.")] = _LOOP.iterations,
+    samples: Annotated[int, typer.Option(min=1, help="Rollouts per training environment per iteration.")] = _LOOP.samples,
+    rollout_temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature of the collection rollouts (the paper's data_sample.py: 1.0); --temperature is the one inside training.")] = _LOOP.rollout_temperature,
+    backend: Annotated[str, typer.Option(help="Local engine for rollouts: transformers or vllm.")] = _LOOP.backend,
+    max_new_tokens: Annotated[int, typer.Option(help="Maximum new tokens per turn in rollouts.")] = _LOOP.max_new_tokens,
+    max_turns: Annotated[int, typer.Option(help="Turn limit per episode.")] = _LOOP.max_turns,
+    concurrency: Annotated[int, typer.Option(min=1, help="Episodes in flight at once in rollouts.")] = _LOOP.concurrency,
+    train_limit: Annotated[int | None, typer.Option(min=1, help="Training environments per iteration.")] = _LOOP.train_limit,
+    eval_limit: Annotated[int | None, typer.Option(min=1, help="Held-out environments to evaluate on.")] = _LOOP.eval_limit,
+    algo: AlgoOpt = _TRL.algo,
+    batch_size: BatchSize = _TRL.per_device_batch_size,
+    grad_accum: GradAccum = _TRL.gradient_accumulation_steps,
+    max_steps: MaxSteps = _TRL.max_steps,
+    reward_variant: RewardVariant = _TRL.reward_variant,
+    save_steps: SaveSteps = _TRL.save_steps,
+    seed: SeedOpt = _TRL.seed,
+    set_: TrlSet = None,
     max_failed_fraction: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Stop when more than this share of a rollout's episodes failed (the model never "
-                               "answered).")] = 0.1,
+                               "answered).")] = _LOOP.max_failed_fraction,
     overwrite: Overwrite = False,
-    tool_format: Annotated[str, typer.Option("--tool-format", help="How the model writes tool calls: hermes (Qwen2.5/Qwen3) or llama3 (Llama 3.1).")] = "hermes",
-    strip_thinking: Annotated[bool, typer.Option("--strip-thinking/--keep-thinking", help="Read tool calls only after a <think> block (the paper parses the whole reply).")] = False,
-    malformed: Annotated[str, typer.Option(help="On an unreadable tool call: 'end' (the paper's) or 'feedback'.")] = "end",
+    tool_format: Annotated[str, typer.Option("--tool-format", help="How the model writes tool calls: hermes (Qwen2.5/Qwen3) or llama3 (Llama 3.1).")] = _LOOP.tool_format,
+    strip_thinking: Annotated[bool, typer.Option("--strip-thinking/--keep-thinking", help="Read tool calls only after a <think> block (the paper parses the whole reply).")] = _LOOP.strip_thinking,
+    malformed: Annotated[str, typer.Option(help="On an unreadable tool call: 'end' (the paper's) or 'feedback'.")] = _LOOP.malformed,
 ) -> None:
     """The paper's loop: roll out the current model, cut per-turn prompts, train (TRL), evaluate on the held-out
-    split, repeat from the new checkpoint. Resumable; writes summary.json and solve_f1.png (the paper's Figure 5)."""
-    from ..train.loop import LoopConfig, run_loop
+    split, repeat from the new checkpoint. Each evaluation is printed as it finishes. Resumable; writes summary.json
+    (Solve-F1, step rewards and training reward per iteration) and solve_f1.png (the paper's Figure 5)."""
+    from ..train.loop import REWARD_COLUMNS, run_loop, scenario_columns
 
     if backend not in ("transformers", "vllm"):
         fail("--backend must be transformers or vllm (the loop loads each new checkpoint locally)")
@@ -177,24 +225,35 @@ def loop_cmd(
         tool_format = find_format(tool_format).name
     except ConfigError as exc:
         fail(str(exc))
-    config = LoopConfig(envs=envs, model=model, out=out, iterations=iterations, samples=samples, backend=backend,
-                        max_new_tokens=max_new_tokens, max_turns=max_turns, train_limit=train_limit,
-                        eval_limit=eval_limit, max_failed_fraction=max_failed_fraction, tool_format=tool_format,
-                        strip_thinking=strip_thinking, malformed=malformed,
-                        trl={"algo": algo, "learning_rate": lr, "num_generations": num_generations,
-                             "per_device_batch_size": batch_size, "max_steps": max_steps,
-                             "max_completion_length": max_completion_length})
+    if algo not in ("grpo", "rloo"):
+        fail(f"--algo must be grpo or rloo in the loop (it trains on per-turn prompts), not {algo!r}")
+    trl = _trl_settings(algo=algo, hparams=hparams, tracking=tracking, set_=set_, per_device_batch_size=batch_size,
+                       gradient_accumulation_steps=grad_accum, max_steps=max_steps, reward_variant=reward_variant,
+                       save_steps=save_steps, seed=seed)
+    config = LoopConfig(envs=envs, model=model, out=out, iterations=iterations, samples=samples,
+                        rollout_temperature=rollout_temperature, backend=backend, max_new_tokens=max_new_tokens,
+                        max_turns=max_turns, concurrency=concurrency, train_limit=train_limit, eval_limit=eval_limit,
+                        max_failed_fraction=max_failed_fraction, tool_format=tool_format,
+                        strip_thinking=strip_thinking, malformed=malformed, trl=trl)
+
+    def log(message: str) -> None:
+        console.print(message if ": Solve-F1" in message else f"[dim]{message}[/]", highlight=False)
+
     try:
-        summary = run_loop(config, log=lambda msg: console.print(f"[dim]{msg}[/]"), overwrite=overwrite)
+        summary = run_loop(config, log=log, overwrite=overwrite)
     except ConfigError as exc:
         fail(str(exc))
-    table = Table(title="Solve-F1 per iteration", show_edge=False)
     rows = summary["iterations"]
-    groups = sorted({g for r in rows for g in r if g not in ("iteration", "model")}, key=lambda g: (g == "overall", g))
+    table = Table(title="Solve-F1 (%) and rewards per iteration", show_edge=False)
+    groups = scenario_columns(rows)
+    rewards = [k for k in REWARD_COLUMNS if any(k in r for r in rows)]
     table.add_column("iteration")
     for g in groups:
         table.add_column(g, justify="right")
+    for k in rewards:
+        table.add_column(REWARD_COLUMNS[k], justify="right")
     for r in rows:
-        table.add_row(str(r["iteration"]), *[f"{r.get(g, float('nan')):.2f}" for g in groups])
+        table.add_row(str(r["iteration"]), *[f"{r.get(g, float('nan')):.2f}" for g in groups],
+                      *[f"{r[k]:.3f}" if k in r else "-" for k in rewards])
     console.print(table)
     console.print(f"summary: {out / 'summary.json'}, chart: {out / 'solve_f1.png'}")

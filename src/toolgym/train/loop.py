@@ -7,15 +7,23 @@ stage (``iteration``, ``stage``, ``model`` and what the stage produced), its ide
 configuration without the number of iterations. An interrupted loop resumes at the first stage not
 recorded (the rollout and the training resume inside a stage too), a rerun with more iterations goes on
 from the last one, and a rerun with other settings is refused (``overwrite`` starts again). Iteration 0
-evaluates the starting model. ``OUT/summary.json`` and ``OUT/solve_f1.png`` give Solve-F1 per iteration
-(the paper's Figure 5). A rollout whose episodes mostly failed (the model never answered) stops the loop
-instead of training on nothing; a rerun retries those episodes.
+evaluates the starting model; each evaluation is reported (``log``) as it finishes. ``OUT/summary.json`` and
+``OUT/solve_f1.png`` give Solve-F1 per iteration (the paper's Figure 5); the summary also gives each
+iteration's mean step reward on the held-out split, the mean step reward of its training rollouts and its
+training reward, so a model whose Solve-F1 stays at zero still shows what changed. A rollout whose episodes
+mostly failed (the model never answered) stops the loop instead of training on nothing; a rerun retries
+those episodes.
+
+:class:`LoopConfig` is typed throughout: the rollouts' settings, and ``trl``, the
+:class:`~toolgym.train.trl_run.TrlSettings` each iteration trains with (the shared hyperparameters
+included). The training rollouts sample at ``rollout_temperature`` (1.0, the paper's ``data_sample.py``); the
+responses trained on are sampled inside TRL at ``trl.hparams.temperature`` (0.7, the paper's verl rollouts).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,23 +34,24 @@ from ..io import Run, atomic_write_text, read_environments, sha256_of
 from ..models import BackendConfig, Endpoint, Sampling, make_backend
 from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, load_trajectories, rollout
 from ..sandbox import Executor, default_pool
-from ..schema import Environment
+from ..schema import Environment, Trajectory
 from .data import prefixes
 from .layouts import write_data
-from .trl_run import TrlRunConfig, run_trl
+from .logs import summarize
+from .trl_run import TrlSettings, run_trl
 
 STAGES = ("rollout", "data", "train", "eval")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoopConfig:
     envs: Path
     model: str
     out: Path
     iterations: int = 3
-    samples: int = 4  # rollouts per training environment per iteration (temperature 1.0)
-    rollout_temperature: float = 1.0
-    max_new_tokens: int = 1024
+    samples: int = 4  # rollouts per training environment per iteration
+    rollout_temperature: float = 1.0  # the paper's data_sample.py samples its training data at 1.0
+    max_new_tokens: int = 1024  # per turn in the rollouts (the paper's utils.get_params: 1024)
     max_turns: int = 20
     concurrency: int = 16
     train_limit: int | None = None  # training environments per iteration (None: all)
@@ -51,15 +60,23 @@ class LoopConfig:
     tool_format: str = "hermes"  # how the model writes tool calls (hermes: Qwen; llama3: Llama 3.1)
     strip_thinking: bool = False  # read calls only after a <think> block (the paper parses the whole reply)
     malformed: str = "end"  # an unreadable call ends the episode (the paper's) or gets feedback
-    trl: dict[str, Any] = field(default_factory=dict)  # TrlRunConfig fields (algo, learning_rate, max_steps...)
     max_failed_fraction: float = 0.1  # a rollout with more failed episodes stops the loop
+    trl: TrlSettings = field(default_factory=TrlSettings)  # how each iteration trains; its seed seeds the rollouts
 
     def identity(self) -> dict[str, Any]:
-        """What a resumed loop must match: everything but where it is written and how many iterations."""
+        """What a resumed loop must match: everything but where it is written, how many iterations, and
+        where training metrics are reported."""
         d = {k: v for k, v in asdict(self).items() if k not in ("out", "iterations")}
+        d["trl"].pop("tracking")
         d["envs"] = str(self.envs)
         d["envs_sha256"] = sha256_of(self.envs)
         return d
+
+
+def mean_step_reward(trajectories: Iterable[Trajectory]) -> float | None:
+    """The mean step reward over every assistant turn of the trajectories (``None`` without turns)."""
+    rewards = [s.reward for t in trajectories for s in t.steps]
+    return sum(rewards) / len(rewards) if rewards else None
 
 
 class LoopFailed(ConfigError):
@@ -92,7 +109,8 @@ class Loop:
         config = RolloutConfig(samples=samples, concurrency=self.c.concurrency,
                                episode=EpisodeConfig(max_turns=self.c.max_turns, format=self.c.tool_format,
                                                      strip_thinking=self.c.strip_thinking, malformed=self.c.malformed))
-        sampling = Sampling(temperature=temperature, max_tokens=self.c.max_new_tokens)
+        sampling = Sampling(temperature=temperature, max_tokens=self.c.max_new_tokens,
+                            thinking=self.c.trl.hparams.enable_thinking, seed=self.c.trl.seed)
         backend = make_backend(BackendConfig(self.c.backend, Endpoint(model=model), sampling))
         summary = rollout(envs, backend, out, config=config, executor=self.executor,
                           identity={"sampling": asdict(sampling)})
@@ -106,9 +124,10 @@ class Loop:
     def _evaluate(self, model: str, folder: Path) -> dict[str, Any]:
         traj = folder / "eval.jsonl"
         self._rollout(model, self.test_envs, traj, 1, 0.0)
-        report = evaluate(load_trajectories(traj), {e.id: e for e in self.test_envs}, name=folder.name)
+        trajectories = load_trajectories(traj)
+        report = evaluate(trajectories, {e.id: e for e in self.test_envs}, name=folder.name)
         report.save(folder / "report.json")
-        return report.to_dict()
+        return {**report.to_dict(), "mean_step_reward": mean_step_reward(trajectories)}
 
     def _stage(self, k: int, stage: str, model: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run one stage unless the progress file records it; record what it produced."""
@@ -128,7 +147,9 @@ class Loop:
         def evaluate_stage(which: str) -> Callable[[], dict[str, Any]]:
             def work() -> dict[str, Any]:
                 self.log(f"iteration {k}: evaluating {which}")
-                return self._evaluate(which, folder)
+                result = self._evaluate(which, folder)
+                self.log(f"iteration {k}: " + iteration_line(self._summary_row(k, which, result)))
+                return result
             return work
 
         if k == 0:
@@ -144,16 +165,18 @@ class Loop:
         def data_stage() -> dict[str, Any]:
             trajectories = load_trajectories(folder / "trajectories.jsonl")
             prompts = list(prefixes(trajectories, {e.id: e for e in self.train_envs}))
-            return write_data(folder / "data", prompts, manifest={"iteration": k, "model": model})
+            counts = write_data(folder / "data", prompts, manifest={"iteration": k, "model": model})
+            return {**counts, "rollout_step_reward": mean_step_reward(trajectories)}
 
         data: dict[str, Any] = {}
 
         def train_stage() -> dict[str, Any]:
             self.log(f"iteration {k}: training on {data.get('prompts')} prompts")
-            config = TrlRunConfig(**{"algo": "grpo", **self.c.trl, "model": model, "data": folder / "data",
-                                     "out": folder / "train"})
+            config = self.c.trl.run(model=model, data=folder / "data", out=folder / "train")
+            config.tracking.run_name = f"{self.c.trl.tracking.run_name or self.c.out.name}-iter-{k}"
             result = run_trl(config)
-            return {"steps": result.steps, "seconds": result.seconds, "final": str(result.final)}
+            return {"steps": result.steps, "seconds": result.seconds, "final": str(result.final),
+                    **summarize(result.log).to_dict()}
 
         self._stage(k, "rollout", model, rollout_stage)
         data.update(self._stage(k, "data", model, data_stage))
@@ -174,14 +197,24 @@ class Loop:
             run.save("complete", counts={"iterations": self.c.iterations, "stages": len(self._rows)})
         return summary
 
+    def _summary_row(self, k: int, model: str, result: dict[str, Any]) -> dict[str, Any]:
+        """One iteration at a glance: Solve-F1 (%) per scenario and overall on the held-out split, its mean
+        step reward there, and for trained iterations the mean step reward of the training rollouts and the
+        mean training reward."""
+        groups = result["groups"]
+        row: dict[str, Any] = {"iteration": k, "model": model,
+                               **{g: round(100 * groups[g]["solve_f1"]["mean"], 2) for g in groups}}
+        extra = {"step_reward": result.get("mean_step_reward"),
+                 "rollout_step_reward": (self._rows.get((k, "data")) or {}).get("result", {}).get("rollout_step_reward"),
+                 "train_reward": (self._rows.get((k, "train")) or {}).get("result", {}).get("reward_mean")}
+        return {**row, **{key: round(v, 4) for key, v in extra.items() if v is not None}}
+
     def summary(self) -> dict[str, Any]:
         rows = []
         for k in range(self.c.iterations + 1):
             row = self._rows.get((k, "eval"))
             if row is not None:
-                groups = row["result"]["groups"]
-                rows.append({"iteration": k, "model": row["model"],
-                             **{g: round(100 * groups[g]["solve_f1"]["mean"], 2) for g in groups}})
+                rows.append(self._summary_row(k, row["model"], row["result"]))
         summary = {"config": {**asdict(self.c), "envs": str(self.c.envs), "out": str(self.c.out)}, "iterations": rows}
         atomic_write_text(self.c.out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
         if rows:
@@ -189,10 +222,27 @@ class Loop:
         return summary
 
 
+#: The summary's numbers that are not a scenario's Solve-F1.
+REWARD_COLUMNS = {"step_reward": "step reward (eval)", "rollout_step_reward": "step reward (rollouts)",
+                  "train_reward": "train reward"}
+
+
+def scenario_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The scenarios of a loop summary's rows, overall last."""
+    return sorted({g for r in rows for g in r if g not in ("iteration", "model", *REWARD_COLUMNS)},
+                  key=lambda g: (g == "overall", g))
+
+
+def iteration_line(row: dict[str, Any]) -> str:
+    """An evaluated iteration in one line: overall Solve-F1 and the rewards."""
+    parts = [f"Solve-F1 {row['overall']:.2f}" if "overall" in row else "Solve-F1 -"]
+    parts += [f"{label} {row[key]:.3f}" for key, label in REWARD_COLUMNS.items() if key in row]
+    return " · ".join(parts)
+
+
 def plot_iterations(rows: list[dict[str, Any]], path: Path) -> Path:
     """Solve-F1 per iteration, per scenario and overall (the paper's Figure 5)."""
-    groups = sorted({g for r in rows for g in r if g not in ("iteration", "model")}, key=lambda g: (g == "overall", g))
-    fig = line_figure([str(r["iteration"]) for r in rows], {g: [r.get(g) for r in rows] for g in groups},
+    fig = line_figure([str(r["iteration"]) for r in rows], {g: [r.get(g) for r in rows] for g in scenario_columns(rows)},
                       title="Solve-F1 per iteration (held-out split)", xlabel="iteration (0: the starting model)",
                       ylabel="Solve-F1 (%)")
     return save_figure(fig, path)

@@ -1,48 +1,51 @@
 """Training on one machine with TRL: GRPO and RLOO on the paper's per-turn prompts with toolgym's step
 reward, DPO on preference pairs; optional LoRA (peft), checkpoints and resume.
 
-The defaults follow the paper's settings where TRL has them (learning rate 1e-6, 16 samples per prompt,
-KL coefficient 0.001, entropy coefficient 0.001, temperature 1.0); ``docs/training.md`` maps each one.
-torch, transformers, trl and peft are imported only when a run starts (the ``train`` extra).
+:class:`TrlRunConfig` is :class:`TrlSettings` (how to train: the shared :class:`~toolgym.train.config.
+Hyperparameters` with the paper's values, where metrics are reported, TRL's batch and checkpoint settings)
+plus where: the model, the data and the run folder. :func:`trainer_args` maps it onto TRL's config object,
+``extra`` (``--set``) on top, before any model is loaded. ``docs/training.md`` lists each setting against
+the paper's verl run and says which TRL can match. torch, transformers, trl and peft are imported only when
+a run starts (the ``train`` extra).
 
 The run folder is a :class:`~toolgym.io.Run` whose identity is the configuration without its extent
-(``max_steps``, ``epochs``): a rerun of a finished run with the same extent does nothing, a longer one
-continues from the last checkpoint, an interrupted one resumes, and a rerun with other settings is
-refused (``overwrite`` starts again). The data is read and checked before any model is loaded.
+(``max_steps``, ``epochs``) and without where metrics are reported: a rerun of a finished run with the same
+extent does nothing, a longer one continues from the last checkpoint, an interrupted one resumes, and a
+rerun with other settings is refused (``overwrite`` starts again). The data is read and checked before any
+model is loaded.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
 from ..io import JsonlWriter, Run, iter_jsonl
 from ..models import model_source, pretrained
+from .config import Hyperparameters, Tracking, trl_loss_type
 from .layouts import dpo_rows, read_pairs, read_turns, trl_rows
+from .logs import install_step_lines
 
 Algo = Literal["grpo", "rloo", "dpo"]
 ALGOS = ("grpo", "rloo", "dpo")
 
 
-@dataclass
-class TrlRunConfig:
-    algo: Algo
-    model: str
-    data: Path
-    out: Path
-    learning_rate: float = 1e-6
-    num_generations: int = 16  # samples per prompt (GRPO, RLOO)
+@dataclass(kw_only=True)
+class TrlSettings:
+    """How a TRL run trains: everything but the model it starts from, its data and its folder (which the
+    loop gives each iteration)."""
+
+    algo: Algo = "grpo"
+    hparams: Hyperparameters = field(default_factory=Hyperparameters)
+    tracking: Tracking = field(default_factory=Tracking)
     per_device_batch_size: int = 16  # completions per device step; a multiple of num_generations
     gradient_accumulation_steps: int = 1
-    max_completion_length: int = 1024
-    temperature: float = 1.0
-    beta: float = 0.001  # KL coefficient (GRPO/RLOO); DPO's beta is dpo_beta
-    entropy_coef: float = 0.001  # GRPO only
-    dpo_beta: float = 0.1
+    dpo_beta: float = 0.1  # DPO's beta (hparams.beta is the KL coefficient of GRPO/RLOO)
     epochs: float = 1.0
     max_steps: int = -1
     reward_variant: str = "f1"
@@ -54,22 +57,34 @@ class TrlRunConfig:
     save_total_limit: int | None = 3
     logging_steps: int = 1
     seed: int = 0
-    enable_thinking: bool | None = None
-    bf16: bool | None = None  # None: when a GPU supports it
     limit: int | None = None  # only the first N training rows
     episodes: bool = False  # GRPO on whole multi-turn episodes (TRL environment_factory) instead of prefixes
-    envs: Path | None = None  # the environments, for episodes
     max_turns: int = 20  # episodes: tool-calling rounds per episode
-    extra: dict[str, Any] = field(default_factory=dict)  # more TRL config fields, by name
+    extra: dict[str, Any] = field(default_factory=dict)  # more TRL config fields by name (--set); they win
+
+    def run(self, *, model: str, out: Path, data: Path | None = None, envs: Path | None = None) -> TrlRunConfig:
+        """A run of these settings: ``model`` trained on ``data`` (or ``envs``, for episodes) into ``out``."""
+        mine = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(TrlSettings)}
+        return TrlRunConfig(**mine, model=model, out=Path(out), data=data, envs=envs)
+
+
+@dataclass(kw_only=True)
+class TrlRunConfig(TrlSettings):
+    model: str
+    out: Path
+    data: Path | None = None  # the folder of `toolgym train prepare`
+    envs: Path | None = None  # the environments, for episodes
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["data"], d["out"], d["envs"] = str(self.data), str(self.out), str(self.envs) if self.envs else None
+        d.update(out=str(self.out), data=str(self.data) if self.data else None,
+                 envs=str(self.envs) if self.envs else None)
         return d
 
     def identity(self) -> dict[str, Any]:
-        """What a resumed run must match: everything but where it is written and how long it trains."""
-        return {k: v for k, v in self.to_dict().items() if k not in EXTENT and k != "out"}
+        """What a resumed run must match: everything but where it is written, how long it trains and where
+        its metrics are reported."""
+        return {k: v for k, v in self.to_dict().items() if k not in (*EXTENT, "out", "tracking")}
 
     def extent(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in EXTENT}
@@ -119,12 +134,63 @@ def last_checkpoint(out: Path) -> str | None:
     return str(checkpoints[-1]) if checkpoints else None
 
 
-def _common_args(c: TrlRunConfig, use_bf16: bool) -> dict[str, Any]:
-    return dict(output_dir=str(c.out), learning_rate=c.learning_rate, num_train_epochs=c.epochs, max_steps=c.max_steps,
-                per_device_train_batch_size=c.per_device_batch_size,
-                gradient_accumulation_steps=c.gradient_accumulation_steps, logging_steps=c.logging_steps,
-                save_steps=c.save_steps, save_total_limit=c.save_total_limit, seed=c.seed, bf16=use_bf16,
-                report_to=[], disable_tqdm=False, remove_unused_columns=False)
+def _config_class(c: TrlRunConfig):
+    from trl import DPOConfig, GRPOConfig, RLOOConfig
+
+    return {"grpo": GRPOConfig, "rloo": RLOOConfig, "dpo": DPOConfig}[c.algo]
+
+
+def trl_settings(c: TrlRunConfig) -> dict[str, Any]:
+    """TRL's config fields for the run, by name: the shared hyperparameters mapped onto TRL's fields, the
+    run's own settings, then ``extra`` (``--set``), which wins. ``bf16`` is left to :func:`trainer_args`."""
+    import transformers
+
+    hp = c.hparams
+    s: dict[str, Any] = {
+        "output_dir": str(c.out), "learning_rate": hp.learning_rate, "weight_decay": hp.weight_decay,
+        "lr_scheduler_type": hp.lr_scheduler_type, "max_grad_norm": hp.max_grad_norm, "num_train_epochs": c.epochs,
+        "max_steps": c.max_steps, "per_device_train_batch_size": c.per_device_batch_size,
+        "gradient_accumulation_steps": c.gradient_accumulation_steps, "logging_steps": c.logging_steps,
+        "save_steps": c.save_steps, "save_total_limit": c.save_total_limit, "seed": c.seed,
+        "report_to": list(c.tracking.report_to) or "none", "run_name": c.tracking.run_name or c.out.name,
+        "project": c.tracking.project, "disable_tqdm": False, "remove_unused_columns": False,
+    }
+    if hp.warmup_ratio:  # transformers 5 takes a ratio as a float warmup_steps; 4.x has warmup_ratio
+        s["warmup_steps" if int(transformers.__version__.split(".")[0]) >= 5 else "warmup_ratio"] = hp.warmup_ratio
+    if c.algo == "dpo":
+        s["beta"] = c.dpo_beta
+    else:
+        s.update(num_generations=hp.num_generations, max_completion_length=hp.response_length(c.episodes),
+                 temperature=hp.temperature, beta=hp.beta, epsilon=hp.epsilon)
+    if c.algo == "grpo":  # RLOO's loss is one per sequence (its log-probability): nothing to aggregate
+        s.update(entropy_coef=hp.entropy_coef, loss_type=trl_loss_type(hp.loss_aggregation))
+        if c.episodes:
+            s["max_tool_calling_iterations"] = c.max_turns
+    if hp.enable_thinking is not None:  # how TRL itself renders conversations (whole episodes)
+        s["chat_template_kwargs"] = {"enable_thinking": hp.enable_thinking}
+    return {**s, **c.extra}
+
+
+_OPTIONAL = ("project", "chat_template_kwargs")  # left out where the installed TRL/transformers lacks them
+
+
+def trainer_args(c: TrlRunConfig):
+    """TRL's config object for the run (:func:`trl_settings`); a setting TRL does not have, or a value it
+    refuses, is a :class:`~toolgym.errors.ConfigError` that names ``--set``. bf16 is on where the GPU
+    supports it unless ``--set bf16=...`` says otherwise."""
+    import torch
+
+    cls = _config_class(c)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(c.extra) - known)
+    if unknown:
+        raise ConfigError(f"--set {unknown[0]}=...: TRL's {cls.__name__} has no setting {unknown[0]!r}")
+    settings = {k: v for k, v in trl_settings(c).items() if k in known or k not in _OPTIONAL}
+    settings.setdefault("bf16", torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    try:
+        return cls(**settings)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"TRL refused the settings: {exc} (check the --set values)") from exc
 
 
 def _peft_config(c: TrlRunConfig):
@@ -155,6 +221,8 @@ def training_data(c: TrlRunConfig) -> list[Any]:
         if not envs:
             raise ConfigError(f"no training environments (metadata.split == 'train') in {c.envs}")
         return envs[: c.limit] if c.limit else envs
+    if c.data is None:
+        raise ConfigError("give --data (from `toolgym train prepare`), or --episodes with --envs")
     if not Path(c.data).exists():
         raise ConfigError(f"--data {c.data} does not exist; make it with `toolgym train prepare`")
     if c.algo == "dpo":
@@ -170,62 +238,44 @@ def training_data(c: TrlRunConfig) -> list[Any]:
 
 def build_trainer(c: TrlRunConfig, model=None, tokenizer=None, data: list[Any] | None = None):
     """The TRL trainer for ``c`` (model and tokenizer loaded by name unless given; ``data`` read by
-    :func:`training_data` unless given)."""
+    :func:`training_data` unless given). The settings are checked first, then the model is loaded."""
     _need_train_extra()
-    import torch
     from datasets import Dataset
 
     data = training_data(c) if data is None else data
+    c.tracking.check_installed()
+    args = trainer_args(c)
     if model is None or tokenizer is None:
-        model, tokenizer = load_model(c.model, c.bf16)
+        model, tokenizer = load_model(c.model, args.bf16)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    use_bf16 = bool(c.bf16) if c.bf16 is not None else (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    template = {"enable_thinking": c.enable_thinking} if c.enable_thinking is not None else {}
-    common = _common_args(c, use_bf16)
+    thinking = c.hparams.enable_thinking
+    template = {"enable_thinking": thinking} if thinking is not None else {}
     if c.algo == "dpo":
-        from trl import DPOConfig, DPOTrainer
+        from trl import DPOTrainer
 
-        rows = dpo_rows(data, tokenizer, template)
-        args = DPOConfig(**common, beta=c.dpo_beta, **c.extra)
-        return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                          peft_config=_peft_config(c))
-    if c.episodes:
-        return _episode_trainer(c, model, tokenizer, common, data)
-    from ..reward.trl import make_reward_func
+        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(dpo_rows(data, tokenizer, template)),
+                             processing_class=tokenizer, peft_config=_peft_config(c))
+    elif c.episodes:
+        from trl import GRPOTrainer
 
-    rows = trl_rows(data, tokenizer, template)
-    online = dict(num_generations=c.num_generations, max_completion_length=c.max_completion_length,
-                  temperature=c.temperature, beta=c.beta)
-    reward = make_reward_func(c.reward_variant)
-    if c.algo == "grpo":
-        from trl import GRPOConfig, GRPOTrainer
+        from .trl_env import environment_factories, episode_reward, episode_rows
 
-        args = GRPOConfig(**common, **online, entropy_coef=c.entropy_coef, **c.extra)
-        trainer_cls = GRPOTrainer
+        trainer = GRPOTrainer(model=model, reward_funcs=[episode_reward], args=args,
+                              train_dataset=Dataset.from_list(episode_rows(data)), processing_class=tokenizer,
+                              environment_factory=environment_factories(data), peft_config=_peft_config(c))
     else:
-        from trl import RLOOConfig, RLOOTrainer
+        from trl import GRPOTrainer, RLOOTrainer
 
-        args = RLOOConfig(**common, **online, **c.extra)
-        trainer_cls = RLOOTrainer
-    return trainer_cls(model=model, reward_funcs=[reward], args=args, train_dataset=Dataset.from_list(rows),
-                       processing_class=tokenizer, peft_config=_peft_config(c))
+        from ..reward.trl import make_reward_func
 
-
-def _episode_trainer(c: TrlRunConfig, model, tokenizer, common: dict[str, Any], envs: list[Any]):
-    """GRPO over whole episodes: TRL's tool-calling loop, toolgym environments as its environments."""
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
-    from .trl_env import environment_factories, episode_reward, episode_rows
-
-    args = GRPOConfig(**common, num_generations=c.num_generations, max_completion_length=c.max_completion_length,
-                      temperature=c.temperature, beta=c.beta, entropy_coef=c.entropy_coef,
-                      max_tool_calling_iterations=c.max_turns, **c.extra)
-    return GRPOTrainer(model=model, reward_funcs=[episode_reward], args=args,
-                       train_dataset=Dataset.from_list(episode_rows(envs)), processing_class=tokenizer,
-                       environment_factory=environment_factories(envs), peft_config=_peft_config(c))
+        trainer_cls = GRPOTrainer if c.algo == "grpo" else RLOOTrainer
+        trainer = trainer_cls(model=model, reward_funcs=[make_reward_func(c.reward_variant)], args=args,
+                              train_dataset=Dataset.from_list(trl_rows(data, tokenizer, template)),
+                              processing_class=tokenizer, peft_config=_peft_config(c))
+    install_step_lines(trainer)
+    return trainer
 
 
 def run_trl(c: TrlRunConfig, model=None, tokenizer=None, *, overwrite: bool = False) -> TrlRunResult:
@@ -233,11 +283,11 @@ def run_trl(c: TrlRunConfig, model=None, tokenizer=None, *, overwrite: bool = Fa
     left one; save the final model (LoRA adapters merged) to ``c.out / "final"``; write the training log
     and the manifest. A finished run of the same configuration and extent is not trained again (the
     result says ``already_done``). Raises :class:`~toolgym.io.RunRefused` if ``c.out`` holds a run of
-    other settings (``overwrite`` deletes its checkpoints, final model and log first)."""
+    other settings (``overwrite`` deletes its checkpoints, final model, log and TensorBoard events first)."""
     c.out = Path(c.out)
     data = training_data(c)
     with Run(c.out, kind="trl-run", identity=c.identity(), folder=True, overwrite=overwrite, seed=c.seed,
-             owns=[c.out / "checkpoint-*", c.out / "final", c.out / "log.jsonl"]) as run:
+             owns=[c.out / "checkpoint-*", c.out / "final", c.out / "log.jsonl", c.out / "runs"]) as run:
         done = run.previous or {}
         if run.complete and done.get("extent") == c.extent() and (c.out / "final").exists():
             log = [row for _, row in iter_jsonl(c.out / "log.jsonl")] if (c.out / "log.jsonl").exists() else []

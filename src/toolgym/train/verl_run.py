@@ -1,11 +1,12 @@
 """Training on a cluster with stock verl (PyPI, no fork): the paper's GRPO / Reinforce++ run, configured
 and launched from toolgym.
 
-:class:`VerlRunConfig` holds the paper's settings as defaults (its reference script
-``Scripts/FTRL-GRPO-Qwen25.sh``: lr 1e-6, 16 samples per prompt, KL loss 0.001 low-variance, entropy
-0.001, batch 512, mini-batch 32, temperature 1.0, ...). :func:`build_verl_config` turns it into verl's
-Hydra overrides, :func:`verl_command` into the exact ``python -m verl.trainer.main_ppo ...`` command, and
-:func:`launch` writes the run folder and starts the trainer::
+:class:`VerlRunConfig` composes the shared :class:`~toolgym.train.config.Hyperparameters` (the paper's
+values: lr 1e-6, 16 samples per prompt, KL loss 0.001, entropy 0.001, rollout temperature 0.7, policy loss
+``seq-mean-token-mean``, thinking off, ...) with verl's own settings (batch 512, mini-batch 32, the rollout
+engine, GPUs, ...). :func:`build_verl_config` turns it into verl's Hydra overrides, :func:`verl_command` into
+the exact ``python -m verl.trainer.main_ppo ...`` command, and :func:`launch` writes the run folder and
+starts the trainer::
 
     RUN/verl_overrides.yaml   what toolgym sets (nested), --set values included
     RUN/verl_config.yaml      the complete configuration verl composes from them (its defaults + ours)
@@ -38,6 +39,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io import atomic_write_text
+from .config import Hyperparameters, Tracking
 
 ALGOS = ("grpo", "reinforce_plus_plus")
 # The names verl's workers and toolgym.train.verl_agent share, defined here because this module imports no
@@ -60,24 +62,21 @@ def reward_file() -> Path:
     return Path(__file__).resolve().parent.parent / "reward" / "verl.py"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class VerlRunConfig:
-    """A verl run. Defaults are the paper's (``docs/training.md`` maps each one to its reference script)."""
+    """A verl run. Defaults are the paper's (``docs/training.md`` maps each one to its reference file and
+    line); ``hparams`` is the block TRL and the loop share."""
 
     model: str
     data: Path  # the folder of `toolgym train prepare` (DATA/verl/train.parquet, test.parquet)
     out: Path  # the run folder
     algo: str = "grpo"  # algorithm.adv_estimator: grpo or reinforce_plus_plus
-    lr: float = 1e-6
-    samples: int = 16  # responses per prompt (rollout.n)
-    kl_loss_coef: float = 0.001
+    hparams: Hyperparameters = field(default_factory=Hyperparameters)
+    tracking: Tracking = field(default_factory=Tracking)  # trainer.logger (console always), project, run name
     kl_loss_type: str = "low_var_kl"
-    entropy_coeff: float = 0.001
     train_batch_size: int = 512
     ppo_mini_batch_size: int = 32
-    temperature: float = 1.0
     max_prompt_length: int = 16384
-    max_response_length: int | None = None  # None: 1024 (paper) for prefixes, 4096 for whole episodes
     ppo_max_token_len_per_gpu: int = 32768
     rollout_engine: str = "vllm"  # or sglang
     rollout_tp: int | None = None  # rollout tensor parallel size; None: 2 (paper), at most the GPUs per node
@@ -85,14 +84,10 @@ class VerlRunConfig:
     max_num_batched_tokens: int = 32768
     gpus: int = 8  # trainer.n_gpus_per_node
     nodes: int = 1
-    project: str = "toolgym"
-    experiment: str | None = None  # None: "<algo>-<model name>"
     save_freq: int = 120
     test_freq: int = -1
     total_epochs: int = 1
-    logger: tuple[str, ...] = ("console",)
     ray_address: str | None = None  # None: a local Ray cluster; else an address such as 10.0.0.1:6379 or auto
-    enable_thinking: bool | None = None  # passed to the chat template (Qwen3); None: the template's default
     multi_turn: bool = False  # whole episodes (toolgym_multi_turn) instead of the paper's per-turn prefixes
     max_turns: int = 20  # multi-turn: assistant turns per episode
     max_tool_response_chars: int = 8192  # multi-turn: a tool output longer than this is cut (as verl does)
@@ -115,7 +110,7 @@ class VerlRunConfig:
         if self.trajectory_reward not in TRAJECTORY_REWARDS:
             raise ConfigError(f"--trajectory-reward must be one of {', '.join(TRAJECTORY_REWARDS)}, "
                               f"not {self.trajectory_reward!r}")
-        for name in ("samples", "train_batch_size", "ppo_mini_batch_size", "gpus", "nodes", "max_turns"):
+        for name in ("train_batch_size", "ppo_mini_batch_size", "gpus", "nodes", "max_turns"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if self.ppo_mini_batch_size > self.train_batch_size:
@@ -126,20 +121,23 @@ class VerlRunConfig:
 
     @property
     def response_length(self) -> int:
-        if self.max_response_length is not None:
-            return self.max_response_length
-        return 4096 if self.multi_turn else 1024
+        return self.hparams.response_length(episodes=self.multi_turn)
 
     @property
     def experiment_name(self) -> str:
-        if self.experiment:
-            return self.experiment
+        if self.tracking.run_name:
+            return self.tracking.run_name
         model = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(self.model.rstrip("/")).name) or "model"
         return f"{self.algo}-{model}" + ("-episodes" if self.multi_turn else "")
 
+    @property
+    def logger(self) -> list[str]:
+        """verl's ``trainer.logger``: the console, and the trackers of ``--report-to``."""
+        return ["console", *self.tracking.report_to]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.update(data=str(self.data), out=str(self.out), logger=list(self.logger))
+        d.update(data=str(self.data), out=str(self.out))
         return d
 
 
@@ -172,27 +170,35 @@ def build_verl_config(cfg: VerlRunConfig) -> dict[str, Any]:
         "data.custom_cls.path": DATASET_CLASS[0],
         "data.custom_cls.name": DATASET_CLASS[1],
     }
-    if cfg.enable_thinking is not None:
-        c["+data.apply_chat_template_kwargs.enable_thinking"] = cfg.enable_thinking
+    hp = cfg.hparams
+    if hp.enable_thinking is not None:  # the fork's data.enable_thinking, passed to every chat template
+        c["+data.apply_chat_template_kwargs.enable_thinking"] = hp.enable_thinking
     c.update({
         "actor_rollout_ref.model.path": cfg.model,
-        "actor_rollout_ref.actor.optim.lr": cfg.lr,
+        "actor_rollout_ref.actor.optim.lr": hp.learning_rate,
+        "actor_rollout_ref.actor.optim.weight_decay": hp.weight_decay,
+        "actor_rollout_ref.actor.optim.lr_scheduler_type": hp.lr_scheduler_type,
+        "actor_rollout_ref.actor.optim.lr_warmup_steps_ratio": hp.warmup_ratio,
+        "actor_rollout_ref.actor.optim.clip_grad": hp.max_grad_norm,
         "actor_rollout_ref.model.use_remove_padding": True,
         "actor_rollout_ref.actor.ppo_mini_batch_size": cfg.ppo_mini_batch_size,
         "actor_rollout_ref.actor.use_dynamic_bsz": True,
         "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": cfg.ppo_max_token_len_per_gpu,
         "actor_rollout_ref.actor.use_kl_loss": True,
-        "actor_rollout_ref.actor.kl_loss_coef": cfg.kl_loss_coef,
+        "actor_rollout_ref.actor.kl_loss_coef": hp.beta,
         "actor_rollout_ref.actor.kl_loss_type": cfg.kl_loss_type,
-        "actor_rollout_ref.actor.entropy_coeff": cfg.entropy_coeff,
+        "actor_rollout_ref.actor.entropy_coeff": hp.entropy_coef,
+        "actor_rollout_ref.actor.loss_agg_mode": hp.loss_aggregation,
+        "actor_rollout_ref.actor.clip_ratio_low": hp.epsilon,  # verl 0.9 reads these, not clip_ratio
+        "actor_rollout_ref.actor.clip_ratio_high": hp.epsilon,
         "actor_rollout_ref.model.enable_gradient_checkpointing": True,
         "actor_rollout_ref.actor.fsdp_config.param_offload": False,
         "actor_rollout_ref.actor.fsdp_config.optimizer_offload": False,
         "actor_rollout_ref.rollout.tensor_model_parallel_size": tp,
         "actor_rollout_ref.rollout.name": cfg.rollout_engine,
         "actor_rollout_ref.rollout.gpu_memory_utilization": cfg.gpu_memory_utilization,
-        "actor_rollout_ref.rollout.n": cfg.samples,
-        "actor_rollout_ref.rollout.temperature": cfg.temperature,
+        "actor_rollout_ref.rollout.n": hp.num_generations,
+        "actor_rollout_ref.rollout.temperature": hp.temperature,
         "actor_rollout_ref.rollout.max_num_batched_tokens": cfg.max_num_batched_tokens,
         "actor_rollout_ref.rollout.agent.default_agent_loop": loop,
         "actor_rollout_ref.rollout.agent.agent_loop_config_path": str(out / "agent_loops.yaml"),
@@ -211,8 +217,8 @@ def build_verl_config(cfg: VerlRunConfig) -> dict[str, Any]:
         **({"+reward.custom_reward_function.reward_kwargs.tool_format": cfg.tool_format} if cfg.tool_format else {}),
         "algorithm.use_kl_in_reward": False,
         "trainer.critic_warmup": 0,
-        "trainer.logger": list(cfg.logger),
-        "trainer.project_name": cfg.project,
+        "trainer.logger": cfg.logger,
+        "trainer.project_name": cfg.tracking.project,
         "trainer.experiment_name": cfg.experiment_name,
         "trainer.val_before_train": False,
         "trainer.n_gpus_per_node": cfg.gpus,
@@ -403,6 +409,8 @@ def launch(cfg: VerlRunConfig, *, dry_run: bool = False, validate: bool = True,
     """Write the run folder and, unless ``dry_run``, run verl's trainer to the end (in the run folder, its
     output in ``train.log``; ``echo`` also prints it). The outcome is recorded in ``run.json``; a trainer
     that fails is a ``failed`` run with its return code, not an exception."""
+    if not dry_run:
+        cfg.tracking.check_installed()
     run = write_run(cfg, validate=validate)
     if dry_run:
         run.status = "dry-run"
