@@ -155,3 +155,14 @@ def test_demo_fails_when_the_round_trip_changes_a_field(tmp_path, monkeypatch):
 def test_sandbox_info():
     result = invoke("sandbox-info")
     assert result.exit_code == 0 and "self-test" in result.output and "network access is not allowed" in result.output
+
+
+def test_error_messages_keep_the_extras_they_name(capsys):
+    """`pip install 'toolgym[eval]'` is printed as written, not read as a rich style tag."""
+    import typer
+
+    from toolgym.cli._common import fail
+
+    with pytest.raises(typer.Exit):
+        fail("charts need matplotlib: pip install 'toolgym[eval]'")
+    assert "pip install 'toolgym[eval]'" in capsys.readouterr().err

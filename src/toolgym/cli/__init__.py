@@ -6,6 +6,7 @@ Each command lives in its own module; this one assembles them. Registration is e
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from ..errors import ToolgymError
 from . import _analysis, _bench, _build, _common, _data, _demo, _rollout, _serve, _train, _train_verl, _verify
@@ -44,5 +45,5 @@ def main() -> None:
     try:
         app()
     except ToolgymError as exc:  # a bad input or setup that a command did not handle itself: no traceback
-        _common.err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _common.err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise SystemExit(2) from None
