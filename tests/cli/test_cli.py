@@ -1,6 +1,7 @@
 """The command line, end to end on real files."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -128,9 +129,40 @@ def test_demo_runs_offline(tmp_path):
     result = invoke("demo", "--out", tmp_path / "demo", "--workers", 2)
     assert result.exit_code == 0, result.output
     assert "8/8 environments verified" in result.output
+    assert "8 of 8 records equal, field by field" in result.output
+    assert "come back from the paper's layout unchanged" in result.output
     assert (tmp_path / "demo" / "envs.verl.parquet").exists()
+
+
+def test_demo_fails_when_the_round_trip_changes_a_field(tmp_path, monkeypatch):
+    from toolgym.cli import _demo
+
+    real = _demo.import_file
+
+    def import_changing_the_builder(fmt, src, dst, **kw):  # a round trip that changes metadata
+        report = real(fmt, src, dst, **kw)
+        lines = [json.loads(line) for line in Path(dst).read_text().splitlines()]
+        lines[0]["metadata"]["builder"] = "someone else"
+        Path(dst).write_text("".join(json.dumps(x) + "\n" for x in lines))
+        return report
+
+    monkeypatch.setattr(_demo, "import_file", import_changing_the_builder)
+    result = invoke("demo", "--out", tmp_path / "demo", "--workers", 1)
+    assert result.exit_code == 1
+    assert "changed 'metadata'" in result.output
 
 
 def test_sandbox_info():
     result = invoke("sandbox-info")
     assert result.exit_code == 0 and "self-test" in result.output and "network access is not allowed" in result.output
+
+
+def test_error_messages_keep_the_extras_they_name(capsys):
+    """`pip install 'toolgym[eval]'` is printed as written, not read as a rich style tag."""
+    import typer
+
+    from toolgym.cli._common import fail
+
+    with pytest.raises(typer.Exit):
+        fail("charts need matplotlib: pip install 'toolgym[eval]'")
+    assert "pip install 'toolgym[eval]'" in capsys.readouterr().err

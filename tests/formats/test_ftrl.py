@@ -1,11 +1,13 @@
-"""The paper's layout: exact round trip, rejects, and what export adds."""
+"""The paper's layout: exact round trips both ways, rejects, and what export adds."""
 
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
+from toolgym.errors import InvalidRecord
 from toolgym.formats import env_to_ftrl, export_file, ftrl_to_env_data, import_file
-from toolgym.io import iter_jsonl, read_environments, read_manifest
+from toolgym.io import iter_jsonl, read_environments, read_manifest, write_environments
 from toolgym.schema import parse_environment
 
 
@@ -122,3 +124,74 @@ def test_parquet_input_is_read(tmp_path):
     pq.write_table(pa.Table.from_pylist([_ftrl_row()]), src)
     report = import_file("ftrl", src, tmp_path / "ours.jsonl")
     assert report.written == 1 and report.rejected == 0
+
+
+# ---- ours -> ftrl -> ours ----------------------------------------------------------------------------------
+
+def _edge_cases(samples):
+    """Records whose every part the paper's columns cannot hold: set and unset metadata, seed 0, a chosen id,
+    call ids in the solution, no scenario next to a data source that names one, a record imported from ftrl."""
+    data = samples[4].to_json_dict()
+
+    def variant(i: int, **over):  # each its own content, hence its own id
+        return {**data, "id": "", "question": f"{data['question']} ({i})", **over}
+
+    base = parse_environment(variant(0))
+    yield base.model_copy(update={"metadata": base.metadata.model_copy(update={
+        "domain": "geography", "complexity": {"functional": 1}, "builder": "llm", "model": "m", "seed": 0,
+        "split": None, "data_source": None, "extra": {"note": ["a", 1, {"b": None}], "ftrl_like": True}})})
+    yield parse_environment({**variant(1), "id": "my-own-id"})
+    yield parse_environment(variant(2, solution=[[{**c, "id": f"call_{i}"} for i, c in enumerate(turn)]
+                                                 for turn in data["solution"]]))
+    yield parse_environment(variant(3, scenario=None, metadata={"data_source": "ftrl/multi_hop", "split": "test"}))
+    yield parse_environment(variant(4, scenario=None, metadata={}))
+    imported, errors = ftrl_to_env_data(_ftrl_row(solve_rate=0.5, split=None))
+    assert not errors
+    yield parse_environment(imported)
+
+
+def test_every_record_of_a_build_survives_ours_ftrl_ours(tmp_path, samples):
+    from toolgym.builder import BuildConfig, build
+
+    built = tmp_path / "built.jsonl"
+    build(BuildConfig(seed=5), built, 40)
+    envs = list(read_environments(built)) + list(samples) + list(_edge_cases(samples))
+    ours = tmp_path / "ours.jsonl"
+    write_environments(ours, envs)
+    for name in ("ftrl.jsonl", "ftrl.parquet"):
+        export_file("ftrl", ours, tmp_path / name)
+        back = tmp_path / f"back-{name}.jsonl"
+        report = import_file("ftrl", tmp_path / name, back)
+        assert report.rejected == 0
+        again = list(read_environments(back))
+        assert len(again) == len(envs) == len({e.id for e in envs})
+        for a, b in zip(envs, again):
+            for field in type(a).model_fields:  # field by field, so a failure names the field
+                assert getattr(b, field) == getattr(a, field), (name, a.id, field)
+            assert b.to_json_dict() == a.to_json_dict()
+
+
+def test_the_metadata_column_is_absent_for_the_papers_rows_and_checked_on_import():
+    row = _ftrl_row()
+    assert "toolgym" not in _round_trip(row)
+    for bad in ("{not json", "[1]", json.dumps({"extra": [1]}), json.dumps({"seed": "x"}),
+                json.dumps({"colour": "red"})):
+        data, errors = ftrl_to_env_data({**row, "toolgym": bad})
+        if not errors:
+            with pytest.raises(InvalidRecord):
+                parse_environment(data)
+        else:
+            assert errors[0].field == "toolgym"
+
+
+def test_papers_rows_are_exported_byte_for_byte(tmp_path):
+    """A row of the paper's data comes back as the very bytes it was, followed by the two added columns."""
+    rows = [_ftrl_row(), _ftrl_row(split=None, solve_rate=0.25, messages=[{"role": "user", "content": "Ça va? 東京"}])]
+    src = tmp_path / "ref.jsonl"
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    src.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    import_file("ftrl", src, tmp_path / "ours.jsonl")
+    export_file("ftrl", tmp_path / "ours.jsonl", tmp_path / "back.jsonl")
+    got = (tmp_path / "back.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [g[:len(line) - 1] + "}" for g, line in zip(got, lines)] == lines
+    assert [json.loads(g)["solution"] for g in got] == ["[]", "[]"]

@@ -378,7 +378,12 @@ def _nested(config: dict[str, Any]) -> dict[str, Any]:
 def write_run(cfg: VerlRunConfig, *, validate: bool = True) -> VerlRun:
     """Write the run folder (everything but the log) and return the run, not started. With ``validate``,
     verl composes and checks the configuration first (needs verl installed)."""
-    import yaml
+    if validate:
+        verl_config_dir()  # without verl: the one-line message naming the extra, before anything is written
+    try:
+        import yaml
+    except ImportError as exc:  # PyYAML comes with verl (the verl extra)
+        raise ConfigError("writing a verl run needs PyYAML: pip install 'toolgym[verl]'") from exc
 
     train, _ = data_files(cfg)
     if not train.exists():
