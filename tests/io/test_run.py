@@ -80,10 +80,10 @@ KILLED = textwrap.dedent("""
     from toolgym.io import Run
     Run(sys.argv[1], kind="bench", identity={"benchmark": "b", "model": "m"}).open()
     child = os.fork()  # a worker forked while the run is open (the build's process pool, say)
-    if child == 0:
+    if child == 0:  # the fork hooks have run once fork returns here: say so only now (no race with the test)
+        print(os.getpid(), flush=True)
         time.sleep(120)
         os._exit(0)
-    print(child, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """)
 
@@ -91,7 +91,7 @@ KILLED = textwrap.dedent("""
 def test_a_killed_run_leaves_no_lock_behind_even_with_live_children(tmp_path):
     out = tmp_path / "r.jsonl"
     proc = subprocess.Popen([sys.executable, "-c", KILLED, str(out)], stdout=subprocess.PIPE, text=True)
-    child = int(proc.stdout.readline())  # (the child keeps the pipe open: read the line, not to the end)
+    child = int(proc.stdout.readline())  # written by the child (it keeps the pipe open: read the line, not to the end)
     proc.wait(timeout=60)
     proc.stdout.close()
     try:
