@@ -84,7 +84,7 @@ class LoopFailed(ConfigError):
 
 
 def _split(envs: list[Environment], split: str, limit: int | None) -> list[Environment]:
-    chosen = [e for e in envs if (e.metadata.split or "train") == split]
+    chosen = [e for e in envs if e.split == split]
     return chosen[:limit] if limit else chosen
 
 

@@ -217,7 +217,7 @@ def training_data(c: TrlRunConfig) -> list[Any]:
             raise ConfigError("whole-episode training needs the environments: give --envs")
         if not Path(c.envs).exists():
             raise ConfigError(f"--envs {c.envs} does not exist")
-        envs = [e for e in read_environments(c.envs) if (e.metadata.split or "train") == "train"]
+        envs = [e for e in read_environments(c.envs) if e.split == "train"]
         if not envs:
             raise ConfigError(f"no training environments (metadata.split == 'train') in {c.envs}")
         return envs[: c.limit] if c.limit else envs
