@@ -195,3 +195,13 @@ def test_a_rerun_with_another_benchmark_option_is_refused_and_overwrite_starts_a
         assert 'options.variant: "rotbench" -> "ftrl"' in flat and "--overwrite" in flat and "Traceback" not in flat
         fresh = invoke(*args, "--base-url", url, "--rotbench-variant", "ftrl", "--overwrite")
     assert fresh.exit_code == 0 and "5 run, 0 already in" in " ".join(fresh.output.split())
+
+
+def test_the_model_can_be_given_as_rollout_and_eval_take_it(tmp_path, data_dir, samples):
+    args = ("bench", "--model", "fake-model", "--suite", "rotbench", "--rotbench", data_dir / "rotbench")
+    with ServerThread(create_app(samples)) as url:
+        named = invoke(*args, "--out", tmp_path / "a", "--base-url", url)
+        assert named.exit_code == 0, named.output
+        assert json.loads((tmp_path / "a" / "suite.json").read_text())["model"] == "fake-model"
+    both = invoke("bench", "one", "--model", "other", "--suite", "rotbench", "--out", tmp_path / "b")
+    assert both.exit_code == 2 and "two models given" in " ".join(both.output.split())

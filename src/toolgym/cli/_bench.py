@@ -313,6 +313,8 @@ def bench_cmd(
                                              "Qwen; llama3: Llama 3.1; openai; auto). The public benchmarks "
                                              "read either format.")] = "hermes",
     overwrite: Overwrite = False,
+    model_option: Annotated[str | None, typer.Option("--model", help="The model, as rollout and eval take it "
+                                                     "(the same as the MODEL argument).")] = None,
 ) -> None:
     """Run a model on public benchmarks (bfcl, toolhop, taubench, tau2, rotbench), our held-out environments
     (own) and lm-eval tasks (general); print each report, save suite.json, and with --compare-to the
@@ -320,6 +322,9 @@ def bench_cmd(
     if list_:
         list_suites()
         return
+    if model is not None and model_option is not None and model != model_option:
+        fail(f"two models given: {model} (argument) and {model_option} (--model); give one")
+    model = model or model_option
     if model is None:
         fail("give the MODEL to evaluate (or --list to see the benchmarks)")
     names = _suite_names(suite)
