@@ -12,7 +12,12 @@ reused while its manifest says it is complete):
 * full check: the same records in a copy without a manifest (schemas against the metaschema, code compiled),
   on the first ``--check`` records, in a fresh process so that no cache of an earlier read helps.
 
-    python perf/load.py --n 10000 100000 [--cache DIR] [--repeat 3]
+With ``--commands``, the commands a user runs on such a file are timed end to end too, each in a fresh process
+(``toolgym inspect FILE``, ``toolgym eval --envs FILE --split test --backend scripted``, and ``toolgym verify
+FILE --no-probes`` on files of at most ``--verify-max`` environments: verifying runs every gold call in the
+sandbox, so its time is the sandbox's, not the reading's), next to ``python -c pass`` (a process's start).
+
+    python perf/load.py --n 10000 100000 [--cache DIR] [--repeat 3] [--commands]
 
 Every figure is printed in seconds, environments per second, and as a ratio to the baseline of the same file
 (the machine may be busy; ratios travel between machines). Nothing is asserted (see docs/performance.md).
@@ -36,12 +41,26 @@ from toolgym.builder import BuildConfig, build
 from toolgym.io import gc_paused, is_trusted, read_environments, read_manifest
 
 
+def builder_digest() -> str:
+    """A digest of the builder's code: a file built by other code is built again (its records may differ)."""
+    import toolgym.builder
+
+    h = hashlib.sha256()
+    for f in sorted(Path(toolgym.builder.__file__).parent.rglob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def built_file(n: int, cache: Path, workers: int) -> Path:
     path = cache / f"envs-{n}.jsonl"
     manifest = read_manifest(path) if path.exists() else None
-    if not (manifest and manifest.get("status") == "complete" and manifest.get("counts", {}).get("written") == n):
+    stamp = path.with_name(path.name + ".builder")
+    same_code = stamp.exists() and stamp.read_text() == builder_digest()
+    if not (same_code and manifest and manifest.get("status") == "complete"
+            and manifest.get("counts", {}).get("written") == n):
         print(f"building {n:,} environments into {path} ...", flush=True)
         build(BuildConfig(seed=0), path, n, workers=workers, overwrite=True)
+        stamp.write_text(builder_digest())
     return path
 
 
@@ -111,6 +130,30 @@ def full_check(path: Path, records: int) -> dict:
     return json.loads(done.stdout)
 
 
+def command(args: list[str]) -> float:
+    """Seconds a command takes end to end, in a fresh process (it must succeed)."""
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def commands(path: Path, n: int, base: float, verify_max: int) -> None:
+    """The CLI commands on ``path``, end to end."""
+    toolgym = [sys.executable, "-m", "toolgym"]
+    start = command([sys.executable, "-c", "pass"])
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [("`python -c pass` (a process's start)", start),
+                ("`toolgym inspect FILE`", command([*toolgym, "inspect", str(path)])),
+                ("`toolgym eval --envs FILE --split test --backend scripted`",
+                 command([*toolgym, "eval", "--envs", str(path), "--split", "test", "--backend", "scripted",
+                          "--out", str(Path(tmp) / "eval.jsonl")]))]
+        if n <= verify_max:
+            rows.append(("`toolgym verify FILE --no-probes`", command([*toolgym, "verify", str(path), "--no-probes"])))
+    print("| command | time | vs json.loads of the file |\n|---|---:|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.1f} s | {seconds / base:.1f}x |")
+
+
 def row(name: str, seconds: float, n: int, base: float) -> str:
     return f"| {name} | {n:,} | {seconds:.2f} s | {n / seconds:,.0f} | {seconds / base:.2f}x |"
 
@@ -122,6 +165,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="build workers (only when a file must be built)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--check", type=int, default=2000, help="records in the full-check measurement")
+    ap.add_argument("--commands", action="store_true", help="also time inspect, eval --split test and verify")
+    ap.add_argument("--verify-max", type=int, default=10_000, help="time verify only on files up to this size")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
@@ -146,6 +191,8 @@ def main() -> None:
         print(row("load into a list (trusted, load_envs)", listed, count, base))
         print(row('one split ("test", trusted)', split, tests, base) + f" ({tests:,} of {count:,} records)")
         print(row(f"full check, untrusted (first {check['n']:,})", check["seconds"], check["n"], check["baseline"]))
+        if args.commands:
+            commands(path, count, base, args.verify_max)
         if shutil.disk_usage(args.cache).free < 2 * size:
             print(f"(little disk left in {args.cache})")
 
