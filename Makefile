@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
 # Each creates .venv when it is missing and installs what it needs (no network beyond the package index):
-# the demo only the core install (pydantic, typer, rich, jsonschema, pyarrow, openai: about 260 MB);
+# the demo only the core install (pydantic, typer, rich, jsonschema, pyarrow, openai, pyyaml: about 260 MB);
 # the tests every extra they exercise (torch, transformers, TRL, verl, Ray, lm-eval, BFCL, tau2: a few GB).
 # Each has its own stamp, so `make demo` then `make test` (or the other way round) installs each set once.
 
