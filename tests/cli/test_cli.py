@@ -166,3 +166,12 @@ def test_error_messages_keep_the_extras_they_name(capsys):
     with pytest.raises(typer.Exit):
         fail("charts need matplotlib: pip install 'toolgym[eval]'")
     assert "pip install 'toolgym[eval]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_is_the_installed_packages(flag):
+    from importlib.metadata import version
+
+    result = runner.invoke(app, [flag])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"toolgym {version('toolgym')}"

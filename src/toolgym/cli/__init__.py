@@ -31,10 +31,21 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"toolgym {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an error (without it, a setup error is one line saying what to do).")]
-        = False) -> None:
+        = False,
+        version: Annotated[bool, typer.Option(
+            "--version", "-V", is_eager=True, callback=_show_version,
+            help="Print toolgym's version and exit.")] = False) -> None:
     _common.set_debug(debug)
 
 
