@@ -32,7 +32,7 @@ from ..bench.contamination import overlap_to_dict
 from ..errors import ConfigError
 from ..io import atomic_write_text
 from ..parse import tool_format as find_format
-from ._common import console, fail, load_envs, progress
+from ._common import console, envs_source, fail, load_envs, progress
 from ._rollout import (
     BackendOpt,
     BaseUrl,
@@ -334,6 +334,7 @@ def bench_cmd(
         fail(str(exc))
     if backend == "scripted" and names != ["own"]:
         fail("the scripted baseline follows toolgym environments' gold solutions; it can only run --suite own")
+    envs = envs_source(envs)
     # own episodes: one sample each, no system prompt, the paper's reward; bench's --limit is per benchmark
     o = run_options({**locals(), "envs": envs or Path("."), "samples": 1, "reward_variant": "f1", "malformed": "end",
                      "system_prompt": None, "error_rate": None, "limit": None, "seed": 0})
@@ -437,7 +438,7 @@ def _pct(k: int, total: int) -> str:
 
 
 def contamination_cmd(
-    envs: Annotated[Path, typer.Argument(help="Built environments (.jsonl, .parquet or HF folder).")],
+    envs: Annotated[Path, typer.Argument(help="Built environments (.jsonl, .parquet, a `datasets` folder, or a dataset id on the Hub: owner/name[:split]).")],
     against: Annotated[str, typer.Option(help=f"Comma list of {', '.join(BENCHMARKS)}.")] = "bfcl",
     n: Annotated[int, typer.Option(help="n-gram length in words.")] = 8,
     out: Annotated[Path | None, typer.Option(help="Write the report (JSON) here.")] = None,

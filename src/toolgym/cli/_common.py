@@ -24,8 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..errors import DataFileError
-from ..io import Rejects, gc_paused, read_environments
+from ..errors import ConfigError, DataFileError
+from ..io import Rejects, dataset_id, fetch_dataset, gc_paused, read_environments
 from ..schema import Environment
 
 console = Console()
@@ -122,11 +122,32 @@ def loading(path: Path, label: str | None = None) -> Iterator[LoadProgress]:
         bar.close()
 
 
+def envs_source(path: Path | None, flag: str = "--envs") -> Path | None:
+    """A local path for an option that names environments: ``path`` itself, or, for a dataset id on the
+    Hugging Face Hub (``owner/name`` or ``owner/name:split``, not a local path), the local ``datasets``
+    folder it was loaded into (:func:`toolgym.io.fetch_dataset`). A dataset that cannot be loaded is a clean
+    error (exit 2). Calling it again on its own result returns that result."""
+    if path is None:
+        return None
+    hub = dataset_id(path)
+    if hub is None:
+        return path
+    try:
+        with console.status(f"loading {hub} from the Hugging Face Hub"):
+            folder = fetch_dataset(hub)
+    except (DataFileError, ConfigError) as exc:
+        fail(f"{flag} {exc}".strip())
+    err_console.print(f"{flag} {hub}: the Hub dataset, saved in {folder}".strip(), highlight=False)
+    return folder
+
+
 def load_envs(path: Path, split: str | None = None, limit: int | None = None) -> list[Environment]:
-    """The valid environments of a file (invalid ones counted, shown and skipped); a clean error if there are
-    none. Only the records of ``split`` are read, and reading stops after the first ``limit`` of them."""
+    """The valid environments of a file, a ``datasets`` folder or a dataset id on the Hub (invalid ones
+    counted, shown and skipped); a clean error if there are none. Only the records of ``split`` are read,
+    and reading stops after the first ``limit`` of them."""
     if limit is not None and limit < 0:
         fail(f"--limit must be 0 or more, got {limit}")
+    path = envs_source(path)
     if not path.exists():
         fail(f"{path} does not exist")
     rejects = Rejects()

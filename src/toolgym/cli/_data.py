@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..formats import EXPORT_FORMATS, IMPORT_FORMATS, export_file, import_file
 from ..io import Rejects, gc_paused, read_environments
-from ._common import console, counter_table, fail, loading, rejects_summary
+from ._common import console, counter_table, envs_source, fail, loading, rejects_summary
 from ._run import distinct
 
 FormatIn = Annotated[str, typer.Option("--format", "-f", help=f"Layout of IN: {', '.join(IMPORT_FORMATS)}.")]
@@ -60,12 +60,13 @@ def _rejected(report, strict: bool) -> None:
 
 
 def export_cmd(
-    src: Annotated[Path, typer.Argument(help="toolgym environments (.jsonl, .parquet or HF folder).")],
+    src: Annotated[Path, typer.Argument(help="toolgym environments: .jsonl, .parquet, a `datasets` folder, or a dataset id on the Hub (owner/name[:split]).")],
     dst: Annotated[Path, typer.Argument(help="Output path (.jsonl or .parquet; verl needs .parquet).")],
     format: FormatOut = "ftrl",
     strict: Annotated[bool, typer.Option(help="Exit non-zero if any input record is invalid.")] = False,
 ) -> None:
     """Write environments in another layout: the paper's (ftrl), verl's RL parquet, or ours."""
+    src = envs_source(src, "")
     if not src.exists():
         fail(f"{src} does not exist")
     if format not in EXPORT_FORMATS:
@@ -81,12 +82,13 @@ def export_cmd(
 
 
 def inspect_cmd(
-    path: Annotated[Path, typer.Argument(help="Environments file (.jsonl, .parquet or HF folder).")],
+    path: Annotated[Path, typer.Argument(help="Environments: .jsonl, .parquet, a `datasets` folder, or a dataset id on the Hub (owner/name[:split]).")],
     show: Annotated[int, typer.Option(min=0, help="Show this record (0-based position) in full.")] = 0,
     env_id: Annotated[str | None, typer.Option("--id", help="Show the record with this id instead.")] = None,
     code: Annotated[bool, typer.Option(help="Include the tools' code in the view.")] = False,
 ) -> None:
     """Counts per scenario and domain, tools per environment, and a readable view of one record."""
+    path = envs_source(path, "")
     if not path.exists():
         fail(f"{path} does not exist")
     rejects = Rejects()

@@ -28,13 +28,13 @@ from ..models import (
 from ..parse import FORMAT_NAMES, tool_format
 from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, failure_reason, load_trajectories, rollout
 from ..schema import Environment, Trajectory
-from ._common import console, fail, load_envs, progress
+from ._common import console, envs_source, fail, load_envs, progress
 from ._report import answer_note, report_table
 from ._run import DEFAULT_MAX_FAILED, MaxFailedOpt, Overwrite, distinct, failures_dominate
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
 
 # ---- options shared by rollout and eval ------------------------------------------------------------
-Envs = Annotated[Path, typer.Option("--envs", help="Environments (.jsonl, .parquet or HF folder).")]
+Envs = Annotated[Path, typer.Option("--envs", help="Environments: .jsonl, .parquet, a `datasets` folder, or a dataset id on the Hugging Face Hub (owner/name[:split]).")]
 BackendOpt = Annotated[str, typer.Option("--backend", help=f"Model backend: {', '.join(BACKENDS)}.")]
 BaseUrl = Annotated[list[str] | None, typer.Option("--base-url", help=f"OpenAI-compatible server URL (repeat to share the load; default {DEFAULT_BASE_URL}).")]
 Model = Annotated[str | None, typer.Option("--model", help="Model name (openai, vllm) or path/name (transformers).")]
@@ -168,6 +168,7 @@ def rollout_cmd(
 
     Each finished trajectory is appended to --out; rerunning the same command skips what is done and retries
     failed episodes. A rerun with other options is refused (--overwrite starts again)."""
+    envs = envs_source(envs)
     o = run_options(locals())
     distinct({"--envs": envs}, {"--out": out})
     summary = run(o, out, load_envs(envs, split, limit))
@@ -203,6 +204,7 @@ def eval_cmd(
     Give --trajectories to evaluate a finished rollout, or backend options to roll out and evaluate. Exits 1
     (without writing the report) when more than --max-failed-fraction of the episodes failed."""
     rollout_out = None
+    envs = envs_source(envs)
     if trajectories is None:
         o = run_options(locals())
         rollout_out = (out.with_suffix(".trajectories.jsonl") if out else
@@ -258,6 +260,7 @@ def compare_cmd(
     """The before/after table of every metric per scenario, and a bar chart."""
     if metric not in METRICS:
         fail(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    envs = envs_source(envs)
     distinct({"RUN_A": run_a, "RUN_B": run_b, "--envs": envs}, {"--chart": chart})
     a, b = _load_any(run_a, envs), _load_any(run_b, envs)
     table = Table(title=f"{a.name} -> {b.name}", show_edge=False)

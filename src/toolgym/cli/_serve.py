@@ -12,8 +12,8 @@ from ._common import console, fail, load_envs
 
 
 def serve_fake_cmd(
-    envs: Annotated[Path, typer.Option("--envs", help="Environments whose questions it answers (.jsonl, .parquet "
-                                                      "or HF folder).")],
+    envs: Annotated[Path, typer.Option("--envs", help="Environments whose questions it answers (.jsonl, .parquet, "
+                                                      "a `datasets` folder or a Hub dataset id).")],
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     model: Annotated[str | None, typer.Option(help="The only model name it serves (others get HTTP 404); "

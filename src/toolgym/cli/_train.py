@@ -18,7 +18,7 @@ from ..io import Rejects, Run, RunRefused, sha256_of
 from ..train.config import Hyperparameters, Tracking
 from ..train.loop import LoopConfig
 from ..train.trl_run import ALGOS, TrlSettings
-from ._common import console, fail, load_envs
+from ._common import console, envs_source, fail, load_envs
 from ._config import parse_set, settings_options
 from ._run import Overwrite, distinct
 
@@ -53,6 +53,7 @@ def prepare_cmd(
     for path in trajectories:
         if not path.exists():
             fail(f"{path} does not exist")
+    envs = envs_source(envs)
     distinct({"--envs": envs, **{f"--trajectories {p}": p for p in trajectories}}, {"--out": out})
     if out.exists() and not out.is_dir():
         fail(f"--out {out} is a file; give a folder")
@@ -147,6 +148,7 @@ def trl_cmd(
         fail("give --data (from `toolgym train prepare`), or --episodes with --envs")
     if data is not None and not data.exists():
         fail(f"--data {data} does not exist; make it with `toolgym train prepare`")
+    envs = envs_source(envs)
     if episodes and envs is not None and not envs.exists():
         fail(f"--envs {envs} does not exist")
     distinct({"--data": data, "--envs": envs, "--model": Path(model) if Path(model).exists() else None},
@@ -230,7 +232,7 @@ def loop_cmd(
     trl = _trl_settings(algo=algo, hparams=hparams, tracking=tracking, set_=set_, per_device_batch_size=batch_size,
                        gradient_accumulation_steps=grad_accum, max_steps=max_steps, reward_variant=reward_variant,
                        save_steps=save_steps, seed=seed)
-    config = LoopConfig(envs=envs, model=model, out=out, iterations=iterations, samples=samples,
+    config = LoopConfig(envs=envs_source(envs), model=model, out=out, iterations=iterations, samples=samples,
                         rollout_temperature=rollout_temperature, backend=backend, max_new_tokens=max_new_tokens,
                         max_turns=max_turns, concurrency=concurrency, train_limit=train_limit, eval_limit=eval_limit,
                         max_failed_fraction=max_failed_fraction, tool_format=tool_format,

@@ -19,7 +19,7 @@ from ..reward import replay_messages
 from ..sandbox import EXECUTORS, SandboxLimits, make_executor
 from ..schema import TrajectoryMetrics
 from ..verify import verify_environments
-from ._common import console, counter_table, fail, load_envs, loading, progress, rejects_summary
+from ._common import console, counter_table, envs_source, fail, load_envs, loading, progress, rejects_summary
 from ._report import report_table
 from ._run import distinct
 
@@ -49,7 +49,7 @@ def build_executor(executor: str, workers: int | None, timeout: float):
 
 
 def verify_cmd(
-    path: Annotated[Path, typer.Argument(help="Environments file (.jsonl, .parquet or HF folder).")],
+    path: Annotated[Path, typer.Argument(help="Environments: .jsonl, .parquet, a `datasets` folder, or a dataset id on the Hub (owner/name[:split]).")],
     executor: ExecutorOpt = "sandbox",
     workers: WorkersOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -64,6 +64,7 @@ def verify_cmd(
     calls -- a missing argument, '*', 'all', an unused tool -- return no expected answer).
 
     Exits 1 if any environment is invalid or fails."""
+    path = envs_source(path, "")
     if not path.exists():
         fail(f"{path} does not exist")
     distinct({"PATH": path}, {"--report": report})
@@ -121,7 +122,7 @@ def verify_cmd(
 
 def score_cmd(
     trajectories: Annotated[Path, typer.Argument(help="Trajectories (JSONL): toolgym's or the reference scripts'.")],
-    envs: Annotated[Path | None, typer.Option(help="Environments to recompute the metrics against.")] = None,
+    envs: Annotated[Path | None, typer.Option(help="Environments to recompute the metrics against (a file, a `datasets` folder or a Hub dataset id).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
     tool_format: Annotated[str | None, typer.Option("--tool-format", help="With --envs: also read tool calls "
                            "written in the text of assistant messages without structured tool_calls (hermes, "

@@ -1,6 +1,8 @@
-"""Storage: JSONL (default, streaming, append-only), parquet, Hugging Face datasets, manifests, and the
+"""Storage: JSONL (default, streaming, append-only), parquet, Hugging Face datasets (local folders and dataset
+ids on the Hub), manifests, and the
 append-only :class:`Run` every resumable command writes through."""
 
+from .hub import DatasetId, cache_root, dataset_id, fetch_dataset, hub_unreachable, offline
 from .jsonl import JsonlWriter, iter_jsonl, json_line, repair_tail
 from .manifest import (
     VALIDATED_KINDS,
@@ -31,6 +33,7 @@ from .tables import env_to_row, iter_parquet, row_to_env_data, save_hf, to_hf_da
 __all__ = [
     "FORMATS",
     "VALIDATED_KINDS",
+    "DatasetId",
     "JsonlWriter",
     "Line",
     "Progress",
@@ -39,13 +42,17 @@ __all__ = [
     "RunRefused",
     "Trust",
     "atomic_write_text",
+    "cache_root",
     "check_outputs",
     "check_source",
     "count_records",
+    "dataset_id",
     "detect_format",
     "digest",
     "env_to_row",
+    "fetch_dataset",
     "gc_paused",
+    "hub_unreachable",
     "identity_changes",
     "is_trusted",
     "iter_jsonl",
@@ -54,6 +61,7 @@ __all__ = [
     "json_line",
     "latest",
     "manifest_path",
+    "offline",
     "read_environments",
     "read_manifest",
     "read_trajectories",

@@ -109,11 +109,16 @@ def iter_hf(path_or_dataset: Any) -> Iterator[dict[str, Any]]:
     ds = path_or_dataset
     if isinstance(ds, (str, os.PathLike)):
         ds = _datasets().load_from_disk(str(ds))
-    if hasattr(ds, "keys") and not hasattr(ds, "column_names"):  # a DatasetDict: take every split
-        for split in ds.keys():
+    if is_dataset_dict(ds):  # every split (a DatasetDict has column_names too: ask its type)
+        for split in ds:
             yield from ds[split]
         return
     yield from ds
+
+
+def is_dataset_dict(ds: Any) -> bool:
+    """Whether ``ds`` is a ``datasets.DatasetDict`` (splits by name) rather than one ``Dataset``."""
+    return isinstance(ds, _datasets().DatasetDict)
 
 
 def is_hf_dir(path: str | os.PathLike) -> bool:
