@@ -18,6 +18,7 @@ import pytest
 
 from toolgym.io import dataset_id, env_to_row, write_parquet
 from toolgym.io.hub import DatasetId
+from toolgym.publish import source_name
 
 pytest.importorskip("datasets")
 
@@ -54,7 +55,7 @@ def _cache_dataset(home, repo: str, envs) -> None:
 
 
 def _toolgym(*args, env: dict[str, str], cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "toolgym", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "toolgym", *map(str, args)], capture_output=True, text=True, check=False,
                           env={**os.environ, "COLUMNS": "1000", **env}, cwd=cwd, timeout=300)
 
 
@@ -77,6 +78,7 @@ def test_a_cached_dataset_id_is_read_offline(tmp_path, split_samples):
     assert sorted(ids) == sorted(e.id for e in tests)
     saved = list((home / "toolgym" / "datasets" / "someone--tool-envs" / "test").iterdir())
     assert len(saved) == 1 and (saved[0] / "dataset_info.json").exists()
+    assert source_name(saved[0]) == "someone/tool-envs:test"  # what a model card trained on it names
 
     # the whole dataset (every split), and the same records as the file they came from
     r = _toolgym("inspect", "someone/tool-envs", env=env, cwd=tmp_path)

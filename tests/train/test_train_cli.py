@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from toolgym.cli import app
 from toolgym.io import JsonlWriter, write_environments
+from toolgym.publish import model_upload
 
 runner = CliRunner()
 
@@ -30,6 +31,18 @@ def test_prepare_then_train(trajectories, train_envs, tiny_model_dir, tmp_path):
                "--max-steps", 1, "--batch-size", 2, "--lr", 1e-3)
     assert r.exit_code == 0, r.output
     assert "1 steps" in r.output and (run / "final" / "model.safetensors").exists()
+    # the model card names the base model, the data and what it was prepared from, the algorithm and settings
+    card = (run / "final" / "README.md").read_text()
+    assert f"`{tiny_model_dir}` fine-tuned with DPO (TRL " in card and "None" not in card.split("## Use")[0]
+    assert f"- Data: `{data}`, prepared from the environments `{envs}`" in card
+    assert "| learning_rate | 0.001 |" in card and "| dpo_beta | 0.1 |" in card and "| max_steps | 1 |" in card
+    assert "- Steps: 1" in card and "tags:\n- toolgym" in card and "base_model" not in card  # a path is no Hub id
+    # what --push-to-hub uploads: the final folder, its card written again for the repository
+    upload = model_upload(run / "final", "someone/tiny-dpo")
+    assert upload.repo_type == "model" and {"README.md", "config.json", "model.safetensors"} <= set(upload.files())
+    card = (run / "final" / "README.md").read_text()
+    assert card.startswith("---\n") and "# someone/tiny-dpo" in card
+    assert 'AutoModelForCausalLM.from_pretrained("someone/tiny-dpo")' in card and f"`{tiny_model_dir}`" in card
     final = (run / "final" / "model.safetensors").read_bytes()
     again = invoke("train", "trl", "--algo", "dpo", "--model", tiny_model_dir, "--data", data, "--out", run,
                    "--max-steps", 1, "--batch-size", 2, "--lr", 1e-3)
@@ -45,6 +58,14 @@ def test_prepare_then_train(trajectories, train_envs, tiny_model_dir, tmp_path):
     assert r.exit_code == 2 and "pairs" in r.output and "--overwrite" in r.output
     r = invoke("train", "prepare", "--trajectories", traj, "--envs", envs, "--out", data, "--overwrite")
     assert r.exit_code == 0 and not (data / "pairs.jsonl").exists()
+
+
+def test_a_push_that_cannot_happen_is_refused_before_training(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = invoke("train", "trl", "--model", tiny_model_dir, "--data", tmp_path, "--out", tmp_path / "run",
+               "--push-to-hub", "someone/model")
+    assert r.exit_code == 2 and "--push-to-hub someone/model: offline mode is on" in r.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_errors_are_clear(tiny_model_dir, tmp_path):

@@ -46,6 +46,12 @@ def test_grpo_trains_checkpoints_resumes_and_the_result_rolls_out(tiny_model_dir
     assert last_checkpoint(out).endswith("checkpoint-3")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["steps"] == 3 and manifest["config"]["algo"] == "grpo" and manifest["status"] == "complete"
+    # the final model's card names the base model and the data (TRL's own said "fine-tuned version of None")
+    card = (result.final / "README.md").read_text()
+    assert f"- Base model: `{tiny_model_dir}`" in card and f"- Data: `{data_dir}` (" in card
+    assert "- Algorithm: GRPO (TRL " in card and "| num_generations | 4 |" in card and "| temperature | 0.7 |" in card
+    assert "- Reward: the step reward of the paper" in card and "- Steps: 3" in card
+    assert "None" not in card.split("## Use")[0]
     # a rerun of the finished run trains nothing and leaves the final model alone
     final_bytes = (out / "final" / "model.safetensors").read_bytes()
     same = run_trl(_config("grpo", tiny_model_dir, data_dir, out))

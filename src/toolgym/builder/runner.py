@@ -254,7 +254,7 @@ def run_build(builder: Builder, out: str | Path, n: int, *, overwrite: bool = Fa
             last_run = {"new": state.new, "seconds": round(seconds, 3), **extra.pop("last_run", {})}
             run.save("complete" if state.written >= n else "running",
                      counts={"written": state.written, "rejected": state.stats.rejected},
-                     extra={"wanted": n, "stats": stats, "last_run": last_run, **extra})
+                     extra={"builder": builder.name, "wanted": n, "stats": stats, "last_run": last_run, **extra})
             return BuildReport(out, state.written, state.new, seconds, stats)
 
         save()

@@ -12,6 +12,7 @@ from ..builder.llm.config import BUILD_ENDPOINT, BUILD_SAMPLING
 from ..errors import ConfigError, SandboxUnavailable
 from ..models import DEFAULT_BASE_URL
 from ._common import console, counter_table, fail, progress
+from ._hub import PrivateOpt, PushOpt, check_push, push_upload
 
 
 def show_stats(stats: dict) -> None:
@@ -119,6 +120,8 @@ def build_cmd(
                                                              "edit and pass to --prompts), then stop.")] = None,
     seeds: Annotated[Path | None, typer.Option(help="llm: a file of seeds, one topic or example question per "
                                                     "line, cycled over the environments.")] = None,
+    push_to_hub: PushOpt = None,
+    hub_private: PrivateOpt = False,
 ) -> None:
     """Build verified environments: the paper's five stages over a seeded world (procedural), by an LLM (llm) or
     both (hybrid), each environment verified in the sandbox (gold solution, perturbed arguments, reward-hacking
@@ -138,6 +141,7 @@ def build_cmd(
         return
     if out is None:
         fail("give --out FILE: the JSONL file to write")
+    check_push(push_to_hub)
     if builder not in BUILDERS:
         fail(f"unknown builder {builder!r}; use --builder with one of {', '.join(BUILDERS)}")
     llm = builder != "procedural"
@@ -173,6 +177,24 @@ def build_cmd(
     except (ConfigError, ValueError, SandboxUnavailable) as exc:
         fail(str(exc))
     _report(report, out)
+    if push_to_hub:
+        _push(out, push_to_hub, hub_private)
+
+
+def _push(out: Path, repo_id: str, private: bool) -> None:
+    """Upload the finished build as a dataset repository (a stopped build is finished first: rerun)."""
+    from ..io import read_manifest
+    from ..publish import dataset_upload
+
+    if (read_manifest(out) or {}).get("status") != "complete":
+        fail(f"--push-to-hub: the build in {out} stopped before --n was reached; rerun the command to finish it, "
+             "then it is pushed")
+    try:
+        upload = dataset_upload(out, repo_id, out.with_name(out.name + ".hub"))
+    except ConfigError as exc:
+        fail(str(exc))
+    console.print(f"dataset repository laid out in {upload.folder}: {', '.join(upload.files())}")
+    push_upload(upload, private)
 
 
 def _export(folder: Path) -> None:

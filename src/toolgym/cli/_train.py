@@ -20,6 +20,7 @@ from ..train.loop import LoopConfig
 from ..train.trl_run import ALGOS, TrlSettings
 from ._common import console, envs_source, fail, load_envs
 from ._config import parse_set, settings_options
+from ._hub import PrivateOpt, PushOpt, check_push, push_upload
 from ._run import Overwrite, distinct
 
 train_app = typer.Typer(help="Train on the feedback: prepare data, then TRL (one machine) or verl (cluster).",
@@ -137,6 +138,8 @@ def trl_cmd(
     seed: SeedOpt = _TRL.seed,
     set_: TrlSet = None,
     overwrite: Overwrite = False,
+    push_to_hub: PushOpt = None,
+    hub_private: PrivateOpt = False,
 ) -> None:
     """Train with TRL on one machine: GRPO/RLOO on the paper's per-turn prompts with toolgym's step reward, DPO on
     preference pairs, or GRPO on whole episodes (--episodes). Defaults are the paper's (docs/training.md). Checkpoints
@@ -153,6 +156,7 @@ def trl_cmd(
         fail(f"--envs {envs} does not exist")
     distinct({"--data": data, "--envs": envs, "--model": Path(model) if Path(model).exists() else None},
              {"--out": out})
+    check_push(push_to_hub)
     settings = _trl_settings(algo=algo, hparams=hparams, tracking=tracking, set_=set_, per_device_batch_size=batch_size,
                             gradient_accumulation_steps=grad_accum, epochs=epochs, max_steps=max_steps,
                             dpo_beta=dpo_beta, reward_variant=reward_variant, lora=lora, lora_r=lora_r,
@@ -165,6 +169,7 @@ def trl_cmd(
         console.print(f"{out} already holds this run, finished after {result.steps} steps; nothing to do "
                       "(a larger --max-steps continues it, --overwrite trains again)")
         console.print(f"final model: [bold]{result.final}[/]")
+        _push_model(result.final, push_to_hub, hub_private)
         return
     console.print(f"{result.steps} steps in {result.seconds:.1f}s" + (f" (resumed from {result.resumed_from})"
                                                                         if result.resumed_from else ""))
@@ -176,7 +181,20 @@ def trl_cmd(
     if tracking.report_to:
         console.print(f"metrics also reported to {', '.join(tracking.report_to)}"
                       + (f" (TensorBoard: tensorboard --logdir {out / 'runs'})" if "tensorboard" in tracking.report_to else ""))
-    console.print(f"final model: [bold]{result.final}[/]")
+    console.print(f"final model: [bold]{result.final}[/] (model card: {result.final / 'README.md'})")
+    _push_model(result.final, push_to_hub, hub_private)
+
+
+def _push_model(final: Path, repo_id: str | None, private: bool) -> None:
+    if repo_id is None:
+        return
+    from ..publish import model_upload
+
+    try:
+        upload = model_upload(final, repo_id)
+    except ConfigError as exc:
+        fail(str(exc))
+    push_upload(upload, private)
 
 
 @hparam_options

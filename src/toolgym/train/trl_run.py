@@ -27,6 +27,8 @@ from typing import Any, Literal
 from ..errors import ConfigError
 from ..io import JsonlWriter, Run, iter_jsonl
 from ..models import model_source, pretrained
+from ..publish import save_model_card, write_model_card
+from .card import trl_card
 from .config import Hyperparameters, Tracking, trl_loss_type
 from .layouts import dpo_rows, read_pairs, read_turns, trl_rows
 from .logs import install_step_lines
@@ -280,7 +282,7 @@ def build_trainer(c: TrlRunConfig, model=None, tokenizer=None, data: list[Any] |
 
 def run_trl(c: TrlRunConfig, model=None, tokenizer=None, *, overwrite: bool = False) -> TrlRunResult:
     """Train, resuming from the last checkpoint in ``c.out`` if an earlier run of the same configuration
-    left one; save the final model (LoRA adapters merged) to ``c.out / "final"``; write the training log
+    left one; save the final model (LoRA adapters merged) with its model card to ``c.out / "final"``; write the training log
     and the manifest. A finished run of the same configuration and extent is not trained again (the
     result says ``already_done``). Raises :class:`~toolgym.io.RunRefused` if ``c.out`` holds a run of
     other settings (``overwrite`` deletes its checkpoints, final model, log and TensorBoard events first)."""
@@ -305,6 +307,10 @@ def run_trl(c: TrlRunConfig, model=None, tokenizer=None, *, overwrite: bool = Fa
             model = model.merge_and_unload()
         model.save_pretrained(str(final))
         trainer.processing_class.save_pretrained(str(final))
+        card = trl_card(c, rows=len(data), steps=trainer.state.global_step)
+        save_model_card(final, card)
+        if (c.out / "README.md").exists():  # TRL's draft beside the checkpoints names neither model nor data
+            write_model_card(c.out, card, name=f"{c.out.name}/final", load=final)
         log = list(trainer.state.log_history)
         log_path = c.out / "log.jsonl"
         if log_path.exists():
