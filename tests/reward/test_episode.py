@@ -63,10 +63,17 @@ def test_the_trl_reward_is_a_picklable_class(pool):
 
 def test_module_level_rewards_load_by_dotted_path_as_trl_grpo_does():
     # trl/scripts/grpo.py: module_path, func_name = name.rsplit(".", 1); getattr(import_module(module_path), func_name)
+    columns = {"codes": [json.dumps(CODE)] * 2, "unsolved_set": [json.dumps(EXPECTED)] * 2, "solve_rate": [0.0] * 2,
+               "answer": ["Paris"] * 2}
     for variant in ("f1", "precision", "rate", "product"):
         module_path, name = f"toolgym.reward.trl.step_reward_{variant}".rsplit(".", 1)
         fn = getattr(importlib.import_module(module_path), name)
         assert isinstance(fn, StepReward) and fn.variant == variant and fn.__name__ == f"toolgym_{variant}"
+        # called as TRL calls it: a batch of completions with the dataset's columns, tools in the sandbox
+        rewards = fn(prompts=["p", "p"], completions=[GOOD, "It is Paris."], **columns)
+        assert len(rewards) == 2 and rewards[0] > rewards[1]
+        if variant == "f1":
+            assert rewards == pytest.approx([1.0, 1 / 3])
     assert pickle.loads(pickle.dumps(step_reward_f1)).variant == "f1"
     trl_utils = pytest.importorskip("trl.trainer.utils")
     assert trl_utils.get_callable_name(step_reward_f1) == "toolgym_f1"  # the name TRL logs the reward under
