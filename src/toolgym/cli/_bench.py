@@ -270,7 +270,7 @@ def bench_cmd(
     temperature: Temperature = 0.0, max_tokens: MaxTokens = 1024, thinking: Thinking = None,
     max_turns: Annotated[int, typer.Option(help="Turn limit of own episodes.")] = 20,
     limit: Annotated[int | None, typer.Option(help="Only the first N items of each benchmark.")] = None,
-    envs: Annotated[Path | None, typer.Option(help="own: the environments (held-out split).")] = None,
+    envs: Annotated[Path | None, typer.Option(help="own: the environments (held-out split; a file, a `datasets` folder or a Hub dataset id).")] = None,
     split: Split = "test",
     bfcl_categories: Annotated[str, typer.Option(help="BFCL categories or groups (non_live, live, multi_turn, memory, all).")] = "non_live",
     bfcl_handler: Annotated[str, typer.Option(help="BFCL: how replies are read, as BFCL's handler for the model family: "

@@ -253,7 +253,7 @@ def _load_any(path: Path, envs: Path | None) -> EvalReport:
 def compare_cmd(
     run_a: Annotated[Path, typer.Argument(help="Before: an eval report (.json) or trajectories (.jsonl).")],
     run_b: Annotated[Path, typer.Argument(help="After: an eval report (.json) or trajectories (.jsonl).")],
-    envs: Annotated[Path | None, typer.Option(help="Environments, to recompute trajectory metrics.")] = None,
+    envs: Annotated[Path | None, typer.Option(help="Environments, to recompute trajectory metrics (a file, a `datasets` folder or a Hub dataset id).")] = None,
     chart: Annotated[Path | None, typer.Option(help="Write a bar chart (PNG) here.")] = None,
     metric: Annotated[str, typer.Option(help="Metric of the chart.")] = "solve_f1",
 ) -> None:

@@ -29,7 +29,7 @@ train_app = typer.Typer(help="Train on the feedback: prepare data, then TRL (one
 @train_app.command("prepare")
 def prepare_cmd(
     trajectories: Annotated[list[Path], typer.Option("--trajectories", help="Trajectory files (repeat for several).")],
-    envs: Annotated[Path, typer.Option(help="The environments the trajectories ran in.")],
+    envs: Annotated[Path, typer.Option(help="The environments the trajectories ran in (a file, a `datasets` folder or a Hub dataset id).")],
     out: Annotated[Path, typer.Option(help="Data folder to write.")],
     pairs: Annotated[str, typer.Option(help="Preference pairs for DPO: none, step or trajectory.")] = "none",
     margin: Annotated[float, typer.Option(help="Pairs need a reward difference above this (ties dropped).")] = 1e-6,
@@ -124,7 +124,7 @@ def trl_cmd(
     data: Annotated[Path | None, typer.Option(help="Data folder from `toolgym train prepare`.")] = None,
     algo: AlgoOpt = _TRL.algo,
     episodes: Annotated[bool, typer.Option(help="GRPO on whole multi-turn episodes (needs --envs) instead of prefixes.")] = _TRL.episodes,
-    envs: Annotated[Path | None, typer.Option(help="Environments, for --episodes.")] = None,
+    envs: Annotated[Path | None, typer.Option(help="Environments, for --episodes (a file, a `datasets` folder or a Hub dataset id).")] = None,
     batch_size: BatchSize = _TRL.per_device_batch_size,
     grad_accum: GradAccum = _TRL.gradient_accumulation_steps,
     epochs: Epochs = _TRL.epochs,
@@ -200,7 +200,7 @@ def _push_model(final: Path, repo_id: str | None, private: bool) -> None:
 @hparam_options
 @tracking_options
 def loop_cmd(
-    envs: Annotated[Path, typer.Option(help="Environments with a train and a test split.")],
+    envs: Annotated[Path, typer.Option(help="Environments with a train and a test split (a file, a `datasets` folder or a Hub dataset id).")],
     model: Annotated[str, typer.Option(help="Model name or path to start from.")],
     out: Annotated[Path, typer.Option(help="Folder of the loop (one subfolder per iteration).")],
     hparams: Hyperparameters,
