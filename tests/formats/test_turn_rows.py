@@ -150,3 +150,19 @@ def test_the_reward_decodes_each_distinct_row_once_and_alike(states):
         assert cached[0].model_copy(update={"response": "b"}) == cached[1]
         other = verl_reward_turn(row["data_source"], "a", truth, {**extra, "turn": s.turn + 1, "split": "x"})
         assert (other.turn, other.split) == (s.turn + 1, "x")
+
+
+@pytest.mark.parametrize("text, why", [
+    ('{"f": ' + "1" * 5000 + "}", "4300 digits"),  # past Python's integer digit limit
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (b'{"f": "\xff"}', "utf-8"),  # bytes that are not UTF-8
+], ids=["5,000-digit integer", "100,000-deep nesting", "not UTF-8"])
+def test_hostile_column_text_is_a_typed_error_naming_the_column(text, why):
+    """Row text anyone may have written: never a bare ValueError or RecursionError out of the decoder."""
+    s = TurnState(codes={"f": "def f():\n    return 1"}, unsolved={"f": ["1"]})
+    row = turn_to_verl(s, 0)
+    with pytest.raises(InvalidRecord, match="ground_truth") as caught:
+        verl_reward_turn("d", "x", text, row["extra_info"])
+    assert why in str(caught.value).lower()
+    with pytest.raises(InvalidRecord, match="unsolved_set"):
+        row_to_turn({"codes": "{}", "unsolved_set": text})

@@ -3,7 +3,9 @@
 Row layouts store nested parts (tools, codes, the unsolved set) as JSON strings so that every row has
 the same schema, but a user (or verl, after its own decoding) may hand the same column over as a dict or
 a list. Every codec decodes through :func:`json_column`, so a bad column fails the same way everywhere:
-an :class:`~toolgym.errors.InvalidRecord` (a ``ValueError``) that names the column.
+an :class:`~toolgym.errors.InvalidRecord` (a ``ValueError``) that names the column. Row text is read with
+:mod:`toolgym.safe_json`, so hostile text (an integer of thousands of digits, deep nesting, bytes that are
+not UTF-8) is such an error too, never a bare ``ValueError`` or ``RecursionError`` from the decoder.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from .. import safe_json
 from ..errors import ErrorKind, InvalidRecord, RecordError
 
 
@@ -31,24 +34,23 @@ def wrong_type(what: str, exc: Exception) -> InvalidRecord:
 
 
 @lru_cache(maxsize=1024)
-def _decoded(text: str) -> Any:
+def _decoded(text: str | bytes) -> tuple[Any, str | None]:
     # A reward batch scores many replies to one prompt (GRPO: 16), and the rows of those replies repeat the
     # same JSON texts (codes, tools, ground truth); each text is decoded once. The decoded value is shared
     # between equal texts, so the codecs copy the containers they hand out and never change them.
-    return json.loads(text)
+    return safe_json.loads(text, deep=True)
 
 
 def json_column(value: Any, column: str) -> Any:
-    """A column's value: JSON text (str or bytes) decoded, anything else as given; empty text is None."""
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str):
+    """A column's value: JSON text (str or bytes) decoded, anything else as given; empty text is None.
+    Text that cannot be read is an :class:`InvalidRecord` naming ``column``."""
+    if isinstance(value, (str, bytes)):
         if not value.strip():
             return None
-        try:
-            return _decoded(value)
-        except json.JSONDecodeError as exc:
-            raise bad_column(column, f"not valid JSON: {exc}", ErrorKind.JSON) from exc
+        decoded, error = _decoded(value)
+        if error is not None:
+            raise bad_column(column, f"not valid JSON: {error}", ErrorKind.JSON)
+        return decoded
     return value
 
 
