@@ -83,6 +83,20 @@ def test_no_server_message_makes_a_parser_raise(response):
 
 
 @FUZZ
+@given(responses)
+def test_a_reply_made_plain_reads_as_the_reply_does(response):
+    """``plain_reply`` (how a record holds a reply: text or a plain message dict) never raises and keeps what
+    the reading of the reply sees."""
+    from toolgym.parse import plain_reply, read_reply
+
+    plain = plain_reply(response)
+    assert isinstance(plain, (str, dict))
+    before, after = read_reply(response).parsed, read_reply(plain).parsed
+    assert (after.content, after.tool_calls, len(after.malformed)) == (before.content, before.tool_calls,
+                                                                        len(before.malformed))
+
+
+@FUZZ
 @given(server_messages())
 def test_unreadable_native_calls_are_reported_not_dropped(message):
     p = parse_openai_message(message)

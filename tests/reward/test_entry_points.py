@@ -100,3 +100,19 @@ def test_run_wide_reward_variant_and_the_row_wins():
     assert verl_reward.compute_score("d", GOOD + BAD, TRUTH, row, reward_variant="rate") == 0.5
     assert verl_reward.compute_score_batch(["d"], [GOOD + BAD], [TRUTH], [{"codes": CODE}], reward_variant="product") \
         == [0.5]
+
+
+def test_score_response_takes_an_openai_message_object(pool):
+    """A reply as the ``openai`` client returns it (a ``ChatCompletionMessage``, native calls or text) is scored
+    as its plain dict is, and the call is executed."""
+    from openai.types.chat import ChatCompletionMessage
+
+    from toolgym.reward import score_response
+
+    native = ChatCompletionMessage.model_validate({"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"city": "France"}'}}]})
+    text = ChatCompletionMessage(role="assistant", content=GOOD)
+    for message in (native, text):
+        scored = score_response(message, CODE, TRUTH["unsolved_set"], executor=pool)
+        assert scored.reward == 1.0 and [r.output for r in scored.results] == ['{"capital": "Paris"}']
+        assert scored.reward == score_response(message.model_dump(), CODE, TRUTH["unsolved_set"], executor=pool).reward

@@ -7,7 +7,7 @@ in ``malformed`` so the reward can tell. :class:`ToolFormat` names how a model f
 """
 
 from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
-from ._formats import FORMAT_NAMES, TOOL_FORMATS, Reply, ToolFormat, read_reply, tool_format
+from ._formats import FORMAT_NAMES, TOOL_FORMATS, Reply, ToolFormat, plain_reply, read_reply, tool_format
 from ._hermes import parse_hermes
 from ._llama import parse_llama3
 from ._openai import content_text, parse_openai_message
@@ -32,6 +32,7 @@ __all__ = [
     "parse_hermes",
     "parse_llama3",
     "parse_openai_message",
+    "plain_reply",
     "read_reply",
     "strip_think",
     "tool_format",

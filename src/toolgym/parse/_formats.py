@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..schema import ToolCall
 from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
-from ._openai import _get, content_text, parse_openai_message
+from ._openai import _get, content_text, parse_openai_message, plain_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,16 @@ def _text_of(reply: Any) -> tuple[str, Any]:
     if isinstance(reply, Mapping) or hasattr(reply, "tool_calls"):  # an assistant message
         return content_text(_get(reply, "content")), reply
     return as_text(reply), None
+
+
+def plain_reply(reply: Any) -> str | dict[str, Any]:
+    """A reply as plain data a record can hold (``TurnState.response``): text as it is, and an assistant
+    message or a backend ``Generation`` as a plain message dict that :func:`read_reply` reads as it reads the
+    reply itself (the ``openai`` client's ``ChatCompletionMessage`` is converted once, here). Never raises."""
+    if isinstance(reply, str):
+        return reply
+    text, message = _text_of(reply)
+    return text if message is None else plain_message(message, text)
 
 
 def read_reply(reply: Any, format: str | ToolFormat | None = "hermes", *, strip_thinking: bool = False) -> Reply:

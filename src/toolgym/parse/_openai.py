@@ -54,6 +54,30 @@ def _call_items(raw_calls: Any) -> list[Any]:
     return [raw_calls]  # a single call object instead of a list
 
 
+def plain_message(message: Any, content: str | None = None) -> dict[str, Any]:
+    """An assistant message -- a dict, or an object with the same fields such as the ``openai`` client's
+    ``ChatCompletionMessage`` -- as a plain dict of what the parser reads: its content as text (``content``
+    when given), its calls' ``id``/``type``/``function`` name and arguments as they are, and a reasoning text.
+    :func:`parse_openai_message` reads the dict as it reads the message. Never raises."""
+    out: dict[str, Any] = {"role": "assistant",
+                           "content": content if content is not None else content_text(_get(message, "content"))}
+    items = _call_items(_get(message, "tool_calls"))
+    if items:
+        out["tool_calls"] = [_plain_call(item) for item in items]
+    for key in ("reasoning_content", "reasoning"):
+        value = _get(message, key)
+        if isinstance(value, str):
+            out[key] = value
+    return out
+
+
+def _plain_call(item: Any) -> dict[str, Any]:
+    fn = _get(item, "function")
+    return {"id": _get(item, "id"), "type": _get(item, "type") or "function",
+            "function": {"name": _get(fn, "name") if fn is not None else None,
+                         "arguments": _get(fn, "arguments") if fn is not None else None}}
+
+
 def parse_openai_message(message: Any, text_format: str = "auto") -> ParsedResponse:
     """Parse a dict or an ``openai`` ``ChatCompletionMessage``."""
     from ._core import parse

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..parse import ParsedResponse, read_reply
+from ..parse import ParsedResponse, plain_reply, read_reply
 from ..sandbox import ExecRequest, ExecResult, Executor, default_pool, make_executor
 from ..schema import TurnState
 from ._core import StepOutcome, UnsolvedSet, check_variant, score_step
@@ -78,7 +78,8 @@ def score_response(response: Any, code: Mapping[str, str], unsolved: Mapping[str
                    solve_rate: float = 0.0, answer: str | None = None, *, variant: str = "f1",
                    executor: Executor | None = None, format: str = "hermes",
                    strip_thinking: bool = False) -> ScoredResponse:
-    """Score one response (see :func:`score_batch`)."""
-    state = TurnState(response=response, codes=code, unsolved=unsolved, solve_rate=solve_rate, answer=answer)
+    """Score one response: text, an OpenAI assistant message (a dict or the ``openai`` client's
+    ``ChatCompletionMessage``) or a backend ``Generation`` (see :func:`score_batch`)."""
+    state = TurnState(response=plain_reply(response), codes=code, unsolved=unsolved, solve_rate=solve_rate, answer=answer)
     return score_batch([state], variant=variant, executor=executor, format=format,
                        strip_thinking=strip_thinking)[0]
