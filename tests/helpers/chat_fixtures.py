@@ -1,7 +1,11 @@
 """A tiny tokenizer built in the test (no model hub), and Qwen-style chat templates written here:
 ``HERMES`` renders like Qwen2.5 (tools in the system prompt, ``<tool_call>`` blocks, ``<tool_response>``
-in user turns); ``THINKING`` also renders a ``<think>`` block for the last assistant turn only and drops
-the reasoning of earlier ones, as Qwen3's template does."""
+in user turns); ``THINKING`` also renders reasoning as Qwen3's template (``trl/chat_templates/qwen3.jinja``)
+does: an assistant turn after the last real user message (one that is not a wrapped ``<tool_response>``)
+keeps its ``<think>`` block when it has reasoning (``reasoning_content``, or a ``<think>`` block in its
+content), and the last turn always has one; the reasoning of turns before that user message is dropped. So
+in a tool-calling episode with one question every earlier reasoning stays in the prompt; only a later user
+message (such as the malformed-call feedback) drops it."""
 
 NL = "{{ '\\n' }}"
 TOOLS_HEADER = (
@@ -14,13 +18,15 @@ TOOLS_HEADER = (
     + "{%- endif -%}"
 )
 BODY = (
+    "LAST_QUERY"
     "{%- for m in messages -%}"
     "{%- if m.role == 'system' and loop.first -%}"
     "{%- elif m.role == 'user' or m.role == 'system' -%}<|im_start|>{{ m.role }}" + NL + "{{ m.content }}<|im_end|>" + NL
     + "{%- elif m.role == 'assistant' -%}<|im_start|>assistant" + NL
-    + "ASSISTANT_PREFIX"
-    "{{ m.content or '' }}"
-    "{%- for c in m.tool_calls or [] -%}{%- if m.content or not loop.first -%}" + NL + "{%- endif -%}"
+    + "{%- set content = m.content or '' -%}"
+    "ASSISTANT_PREFIX"
+    "{{ content }}"
+    "{%- for c in m.tool_calls or [] -%}{%- if content or not loop.first -%}" + NL + "{%- endif -%}"
     "<tool_call>" + NL + "{\"name\": \"{{ c.function.name }}\", \"arguments\": {{ c.function.arguments | tojson }}}"
     + NL + "</tool_call>"
     "{%- endfor -%}<|im_end|>" + NL
@@ -31,13 +37,30 @@ BODY = (
     "{%- endif -%}{%- endfor -%}"
     "{%- if add_generation_prompt -%}<|im_start|>assistant" + NL + "GENERATION_SUFFIX{%- endif -%}"
 )
-HERMES = TOOLS_HEADER + BODY.replace("ASSISTANT_PREFIX", "").replace("GENERATION_SUFFIX", "")
-THINKING = TOOLS_HEADER + BODY.replace(
-    "ASSISTANT_PREFIX",
-    "{%- if loop.last -%}<think>" + NL + "{{ m.reasoning_content or '' }}" + NL + "</think>" + NL + NL + "{%- endif -%}",
-).replace("GENERATION_SUFFIX",
-          "{%- if enable_thinking is defined and not enable_thinking -%}<think>" + NL + NL + "</think>" + NL + NL
-          + "{%- endif -%}")
+HERMES = TOOLS_HEADER + BODY.replace("LAST_QUERY", "").replace("ASSISTANT_PREFIX", "").replace("GENERATION_SUFFIX", "")
+# Qwen3's rule: the index of the last user message that is a real query (not a wrapped tool response) ...
+LAST_QUERY = (
+    "{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) -%}"
+    "{%- for m in messages[::-1] -%}{%- set index = (messages|length - 1) - loop.index0 -%}"
+    "{%- if ns.multi_step_tool and m.role == 'user' and m.content is string and not "
+    "(m.content.startswith('<tool_response>') and m.content.endswith('</tool_response>')) -%}"
+    "{%- set ns.multi_step_tool = false -%}{%- set ns.last_query_index = index -%}{%- endif -%}{%- endfor -%}"
+)
+# ... and an assistant turn after it shows its reasoning (set apart, or split off its content) when it has
+# some, or when it is the last turn; a turn before it shows its content only
+REASONING = (
+    "{%- set reasoning = m.reasoning_content if m.reasoning_content is string else '' -%}"
+    "{%- if m.reasoning_content is not string and '</think>' in content -%}"
+    "{%- set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') -%}"
+    "{%- set content = content.split('</think>')[-1].lstrip('\\n') -%}{%- endif -%}"
+    "{%- if loop.index0 > ns.last_query_index and (loop.last or reasoning) -%}<think>" + NL
+    + "{{ reasoning.strip('\\n') }}" + NL + "</think>" + NL + NL + "{%- set content = content.lstrip('\\n') -%}"
+    "{%- endif -%}"
+)
+THINKING = TOOLS_HEADER + BODY.replace("LAST_QUERY", LAST_QUERY).replace("ASSISTANT_PREFIX", REASONING).replace(
+    "GENERATION_SUFFIX",
+    "{%- if enable_thinking is defined and not enable_thinking -%}<think>" + NL + NL + "</think>" + NL + NL
+    + "{%- endif -%}")
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 ADDED = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]

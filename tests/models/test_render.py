@@ -51,10 +51,12 @@ def test_thinking_template_keeps_the_models_own_earlier_output(pool, samples):
     renderer = ChatRenderer(tok, {"enable_thinking": True})
     replies = _gold_replies(env, think=True)
     tenv, prompts = _play(pool, env, renderer, replies)
-    # a fresh render drops the reasoning of earlier turns ...
+    # with one question, Qwen3's template keeps the reasoning of every turn after it; a later user message
+    # (the malformed-call feedback, say) drops it from a fresh render ...
     first, k = [i for i, m in enumerate(tenv.messages) if m["role"] == "assistant"][:2]
-    fresh = renderer.render(tenv.messages[:k], env.tools)
-    assert "step 0: plan carefully" not in fresh
+    assert "step 0: plan carefully" in renderer.render(tenv.messages[:k], env.tools)
+    later = renderer.render([*tenv.messages[:k], {"role": "user", "content": "Try again."}], env.tools)
+    assert "step 0: plan carefully" not in later
     # ... the incremental prompt keeps what the model saw, verbatim, and each prompt extends the last
     assert "step 0: plan carefully" in prompts[1][0]
     for (t0, i0), (t1, i1), reply in zip(prompts, prompts[1:], replies):
@@ -90,3 +92,36 @@ def test_an_edited_conversation_is_rendered_afresh(samples, tokenizer):
              {"role": "user", "content": "again"}]
     text, _ = renderer.next_prompt("e", other, None)
     assert text == renderer.render(other, None) and "reply" not in text
+
+
+def _conversations(env):
+    """Episodes of one question: reasoning set apart or left in the content, a last turn without any, and
+    the same followed by a later user message."""
+    call = env.solution[0][0].to_openai("c0")
+    tool = {"role": "tool", "tool_call_id": "c0", "content": "out"}
+    apart = [{"role": "user", "content": env.question},
+             {"role": "assistant", "content": "", "reasoning_content": "R-zero", "tool_calls": [call]}, tool,
+             {"role": "assistant", "content": "", "reasoning_content": "R-one", "tool_calls": [call]}, tool]
+    inline = [{"role": "user", "content": env.question},
+              {"role": "assistant", "content": "<think>\nR-zero\n</think>\n\nfirst", "tool_calls": [call]}, tool,
+              {"role": "assistant", "content": "plain"}]
+    return [apart, apart[:2], inline, [*apart, {"role": "user", "content": "Try again."}],
+            [*inline, {"role": "user", "content": "Again?"}, {"role": "assistant", "content": "<think>\nR-two\n</think>"}]]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_the_thinking_fixture_keeps_and_drops_reasoning_as_qwen3s_template(samples, case):
+    """``chat_fixtures.THINKING`` renders reasoning in the same turns as the real ``qwen3.jinja`` (the copy the
+    installed ``trl`` ships)."""
+    pytest.importorskip("trl")
+    from template_fixtures import trl_template
+
+    tok = make_tokenizer(THINKING)
+    messages = _conversations(samples[0])[case]
+
+    def shown(template):
+        text = tok.apply_chat_template(messages, tools=samples[0].tools, chat_template=template, tokenize=False,
+                                       add_generation_prompt=messages[-1]["role"] != "assistant")
+        return text.count("<think>"), [r for r in ("R-zero", "R-one", "R-two", "first", "plain") if r in text]
+
+    assert shown(THINKING) == shown(trl_template("qwen3.jinja"))
