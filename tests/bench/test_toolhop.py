@@ -147,3 +147,105 @@ def test_results_written_before_runs_had_a_manifest_are_read_but_not_resumed(poo
     fresh = run_benchmark(bench, Scripted(SOLVE, model="m"), out, overwrite=True)
     assert fresh.ran == 3 and not (tmp_path / "old.jsonl.meta.json").exists()
     assert read_manifest(out)["config"]["model"] == "m"
+
+
+# ---- the paper's tool execution: get_feedback -> call_function (exec inside a function) -------------------
+
+# Gold calls of the sample items and calls with wrong or missing arguments (the tools' error paths, and the
+# error message of a call that does not fit the function's signature).
+CALLS = {
+    "toolhop:0": [("get_film_director", {"film": "The Glass Orchard"}), ("get_birth_year", {"person": "Marta Velsen"}),
+                  ("get_film_director", {"film": "Glass"}), ("get_birth_year", {})],
+    "toolhop:1": [("get_book_author", {"title": "Winter of Ash"}), ("extract_first_name", {"full_name": "Ilsa Brandt"}),
+                  ("count_letters", {"word": "Ilsa"}), ("count_letters", {"word": 4, "extra": 1})],
+    "toolhop:2": [("find_lake_country", {"lake": "Lake Vantor"}), ("get_country_capital", {"country": "Keldria"}),
+                  ("get_country_capital", {"country": ""}), ("no_such_tool", {})],
+}
+
+
+def _one_call_per_turn(calls):
+    return [call(name, **args) for name, args in calls] + ["<answer>done</answer>"]
+
+
+def _oracle(calls, functions):
+    """The tool messages the paper's evaluation_toolhop.py appends: get_feedback over tool_code(functions)."""
+    from ftrl_utils import get_feedback
+
+    items = [{"id": f"c{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+             for i, (name, args) in enumerate(calls)]
+    return [m["content"] for m in get_feedback(items, tool_code(functions))]
+
+
+def test_tools_run_as_the_papers_get_feedback_runs_them(pool, data_dir, tmp_path):
+    rows = json.loads((data_dir / "toolhop.json").read_text())
+    bench = ToolHop(data_dir / "toolhop.json", executor=pool, max_turns=9)
+    assert bench.scoping == "reference"  # the paper's, by default
+    run = run_benchmark(bench, Scripted({k: _one_call_per_turn(v) for k, v in CALLS.items()}), tmp_path / "th.jsonl")
+    for result, row in zip(run.results, rows, strict=True):
+        ours = [m["content"] for m in result.messages if m["role"] == "tool"]
+        assert ours == _oracle(CALLS[f"toolhop:{result.id}"], row["functions"]), result.id
+    assert any(text.startswith("an error occured when call") for r in run.results for text in
+               (m["content"] for m in r.messages if m["role"] == "tool"))
+
+
+# A tool in ToolHop's format whose function reads names of its own source's top level (an import, a table):
+# the paper's call_function does not see them, so the call fails there.
+SCOPED = [{"id": "s0", "question": "Which country is abbreviated 'usa'?", "answer": "United States",
+           "tools": {"q": {"name": "expand_country", "description": "Expand a country abbreviation.",
+                           "parameters": {"type": "object", "properties": {"abbreviation": {"type": "string"}},
+                                          "required": ["abbreviation"]}}},
+           "functions": [("import re\n\nNAMES = {'usa': 'United States'}\n\n\ndef expand_country(abbreviation: str):\n"
+                          "    key = re.sub(r'\\W', '', abbreviation).lower()\n"
+                          "    return {'country': NAMES.get(key, 'unknown')}\n")]}]
+
+
+@pytest.mark.parametrize("scoping", ["reference", "module"])
+def test_a_tool_reading_its_own_top_level_fails_as_in_the_paper(pool, tmp_path, scoping):
+    path = tmp_path / "scoped.json"
+    path.write_text(json.dumps(SCOPED))
+    replies = {"toolhop:s0": [call("expand_country", abbreviation="USA"), "<answer>I could not tell</answer>"]}
+    run = run_benchmark(ToolHop(path, executor=pool, scoping=scoping), Scripted(replies), tmp_path / "o.jsonl")
+    [output] = [m["content"] for m in run.results[0].messages if m["role"] == "tool"]
+    oracle = _oracle([("expand_country", {"abbreviation": "USA"})], SCOPED[0]["functions"])[0]
+    assert oracle == "an error occured when call expand_country: name 're' is not defined"
+    if scoping == "reference":
+        assert output == oracle and run.results[0].metrics["answer_correctness"] == 0.0
+        assert any("as the paper's call_function runs them" in n for n in run.report.notes)
+    else:
+        assert output == '{"country": "United States"}' and run.results[0].metrics["answer_correctness"] == 1.0
+        assert any("not the paper's protocol" in n for n in run.report.notes)
+
+
+def test_an_unknown_scoping_names_the_option(data_dir):
+    with pytest.raises(BenchDataError, match="--toolhop-scoping"):
+        ToolHop(data_dir / "toolhop.json", scoping="global")
+
+
+# ---- replies read with toolgym.parse.read_reply in the run's --tool-format ---------------------------------
+
+def _llama(name, **arguments):
+    return json.dumps({"name": name, "parameters": arguments})
+
+
+def test_replies_are_read_in_the_tool_format_given(pool, data_dir, tmp_path):
+    replies = {"toolhop:2": [_llama("find_lake_country", lake="Lake Vantor"),
+                             _llama("get_country_capital", country="Keldria"), "<answer>Orlay</answer>"]}
+    llama = run_benchmark(ToolHop(data_dir / "toolhop.json", executor=pool, tool_format="llama3"),
+                          Scripted(replies), tmp_path / "llama.jsonl")
+    assert llama.results[2].metrics["answer_correctness"] == 1.0 and llama.results[2].detail["tool_calls"] == 2
+    assert any("llama3 tool format" in n for n in llama.report.notes)
+    # the paper's --series qwen reads the same text with parse_qwen: no call, the reply is the final answer
+    hermes = run_benchmark(ToolHop(data_dir / "toolhop.json", executor=pool), Scripted(replies),
+                           tmp_path / "hermes.jsonl")
+    assert hermes.results[2].detail == {"tool_calls": 0, "turns": 1}
+
+
+def test_the_cli_passes_the_tool_format_and_scoping(data_dir):
+    from toolgym.cli._bench import DataOptions, make_bench
+
+    bench = make_bench("toolhop", DataOptions(toolhop=data_dir / "toolhop.json", tool_format="llama3",
+                                              toolhop_scoping="module"))
+    assert (bench.format, bench.scoping) == ("llama3", "module")
+    assert make_bench("toolhop", DataOptions(toolhop=data_dir / "toolhop.json")).scoping == "reference"
+    for name in ("taubench", "tau2"):  # the other benchmarks whose model writes tool calls
+        assert make_bench(name, DataOptions(tau_info=data_dir / "taubench", tool_format="llama3")).format == "llama3"

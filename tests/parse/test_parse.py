@@ -155,3 +155,33 @@ def test_hermes_round_trip(calls):
     text = "".join(ToolCall(**c).to_hermes() for c in calls)
     p = parse_hermes(text)
     assert [(c.name, c.arguments) for c in p.tool_calls] == [(c["name"], c["arguments"]) for c in calls]
+
+
+def test_read_reply_keeps_a_servers_reasoning_and_native_calls():
+    """What the benchmarks read off a reply (they used to read replies with a twin of read_reply): the reasoning
+    a server returned apart, the reply as the model wrote it, and the native call items as returned."""
+    from toolgym.models import Generation
+    from toolgym.parse import read_reply
+
+    calls = [{"id": "a", "type": "function", "function": {"name": "f", "arguments": ""}}]
+    native = Generation(text="", message={"role": "assistant", "content": None, "tool_calls": calls,
+                                          "reasoning_content": "plan"})
+    reply = read_reply(native)
+    assert reply.native and reply.native_calls == tuple(calls) and reply.reasoning == "plan"
+    assert reply.parsed.tool_calls[0].name == "f" and reply.full_text == "<think>\nplan\n</think>\n\n"
+    text = Generation(text="The answer is 4.", message={"role": "assistant", "content": "The answer is 4.",
+                                                        "reasoning": "2 + 2"})
+    reply = read_reply(text)
+    assert (reply.reasoning, reply.visible, reply.native) == ("2 + 2", "The answer is 4.", False)
+    assert reply.full_text == "<think>\n2 + 2\n</think>\n\nThe answer is 4."
+    # inline: read as the paper's scripts read a local model's raw output, the reasoning in front
+    inline = read_reply(text, inline_reasoning=True)
+    assert inline.reasoning == "" and inline.parsed.content == "<think>\n2 + 2\n</think>\n\nThe answer is 4."
+    inline = read_reply(native, inline_reasoning=True)
+    assert inline.parsed.content.startswith("<think>\nplan") and inline.native_calls == tuple(calls)
+    # strip: calls only after the reasoning; a thought that mentions a tag hides nothing
+    call = '<tool_call>\n{"name": "g", "arguments": {}}\n</tool_call>'
+    thought = f"<think>\nuse a <tool_call> block\n</think>\n\n{call}"
+    assert read_reply(thought).parsed.tool_calls == []  # the paper's parse_qwen stops at the first tag
+    stripped = read_reply(thought, strip_thinking=True)
+    assert [c.name for c in stripped.parsed.tool_calls] == ["g"] and stripped.reasoning == "use a <tool_call> block"

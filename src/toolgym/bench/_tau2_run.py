@@ -22,6 +22,10 @@ installed sources and data:
 
 A reply that tau2 could not turn into a message (arguments that are not JSON, an empty message) ends the
 simulation as tau2's runner records a failed sample: ``agent_error`` (or ``user_error``), reward 0.
+
+Replies are read with :func:`toolgym.parse.read_reply`, after any ``<think>`` block: a server's native calls
+as tau2 reads them, calls written in the text in the agent's ``tool_format`` (``--tool-format``); the user
+model's are recognised by their look (``auto``), since no option says how that model writes them.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..parse import read_reply
 from ._base import BenchDataError
-from ._turns import ask, read_reply
+from ._turns import ask
 
 if TYPE_CHECKING:
     from ..models import Backend
@@ -131,7 +136,7 @@ def _calls(reply, role: str) -> list[Any] | None:
 
 
 async def _generate(backend: Backend, system: str, history: list[Any], tools: list[dict], *, episode: str,
-                    counter: list[int], role: str):
+                    counter: list[int], role: str, tool_format: str = "auto"):
     """A tau2 message from a backend, as tau2's ``generate`` makes one (empty replies asked again)."""
     from tau2.data_model.message import AssistantMessage, UserMessage
 
@@ -139,7 +144,7 @@ async def _generate(backend: Backend, system: str, history: list[Any], tools: li
     for _ in range(EMPTY_RETRIES + 1):
         gen = await ask(backend, messages, tools or None, episode=episode, turn=counter[0])
         counter[0] += 1
-        reply = read_reply(gen)
+        reply = read_reply(gen, tool_format, strip_thinking=True)
         # tau2 keeps the content the server returned as it is; a text-only backend's is what the parser left
         content = gen.message.get("content") if gen.message is not None else (reply.parsed.content or None)
         calls = _calls(reply, role)
@@ -175,7 +180,7 @@ def environment_constructor(domain: str):
 
 
 async def simulate(domain: str, task: Any, agent: Backend, user: Backend, *, episode: str, max_steps: int = 200,
-                   max_errors: int = 10) -> Simulation:
+                   max_errors: int = 10, tool_format: str = "hermes") -> Simulation:
     """Run one tau2 simulation of ``task`` (see the module docstring)."""
     from tau2.data_model.message import AssistantMessage, MultiToolMessage, ToolMessage, UserMessage
     from tau2.data_model.simulation import TerminationReason as TR
@@ -249,7 +254,7 @@ async def simulate(domain: str, task: Any, agent: Backend, user: Backend, *, epi
             elif frm in ("user", "env") and to == "agent":
                 agent_msgs.extend(message.tool_messages if isinstance(message, MultiToolMessage) else [message])
                 msg = await _generate(agent, agent_system, agent_msgs, agent_tools, episode=episode,
-                                      counter=counters["agent"], role="assistant")
+                                      counter=counters["agent"], role="assistant", tool_format=tool_format)
                 agent_msgs.append(msg)
                 trajectory.append(msg)
                 message, frm, to = msg, "agent", ("env" if msg.is_tool_call() else "user")

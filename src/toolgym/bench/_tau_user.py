@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..io import iter_jsonl
+from ..parse import read_reply
 from ._base import BenchDataError
-from ._turns import ask, forget, read_reply
+from ._turns import ask, forget
 
 if TYPE_CHECKING:
     from ..models import Backend

@@ -36,10 +36,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..parse import strip_think
+from ..parse import read_reply, strip_think
 from ._base import BenchDataError, BenchItem, ItemResult, ItemText
 from ._report import BenchReport, summarize
-from ._turns import ask, forget, read_reply
+from ._turns import ask, forget
 
 if TYPE_CHECKING:
     from ..models import Backend
@@ -242,10 +242,11 @@ class RoTBench:
         messages = [dict(m) for m in item.data["messages"]]
         episode = f"rotbench:{item.id}"
         try:
-            reply = read_reply(await ask(backend, messages, None, episode=episode, turn=0))
+            # the raw text as the model wrote it (reasoning a server returned apart put back): RoTBench's
+            # "Action:" lines are read by the variant's own rule, not as tool calls
+            text = read_reply(await ask(backend, messages, None, episode=episode, turn=0)).full_text
         finally:
             forget(backend, episode)
-        text = reply.full_text
         messages.append({"role": "assistant", "content": text.strip()})
         return ItemResult(item.id, item.category, self.score(item, text), messages)
 

@@ -68,9 +68,13 @@ class Tau2Bench:
     metrics = ("reward",)
 
     def __init__(self, domains: list[str] | tuple[str, ...] = ("mock",), user: Backend | None = None, *,
-                 split: str | None = None, trials: int = 1, max_steps: int = 200, max_errors: int = 10):
+                 split: str | None = None, trials: int = 1, max_steps: int = 200, max_errors: int = 10,
+                 tool_format: str = "hermes"):
+        from ..parse import tool_format as find_format
+
         if trials < 1:
             raise BenchDataError("--tau2-trials must be at least 1")
+        self.format = find_format(tool_format).name  # how the evaluated model writes calls in its text
         self.domains, self.user, self.split = list(domains), user, split
         self.trials, self.max_steps, self.max_errors = trials, max_steps, max_errors
         self._tasks: dict[str, dict[str, Any]] = {}
@@ -105,7 +109,7 @@ class Tau2Bench:
             raise BenchDataError("tau2 needs a simulated user: --tau-user-model (and --tau-user-base-url)")
         task = self.task(item.category, item.data["task_id"])
         sim = await simulate(item.category, task, backend, self.user, episode=f"tau2:{item.id}",
-                             max_steps=self.max_steps, max_errors=self.max_errors)
+                             max_steps=self.max_steps, max_errors=self.max_errors, tool_format=self.format)
         messages = [json.loads(m.model_dump_json(exclude={"raw_data"})) for m in sim.messages]
         detail: dict[str, Any] = {"termination": sim.termination}
         try:

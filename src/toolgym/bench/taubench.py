@@ -20,6 +20,16 @@ replaying the task's gold actions on a fresh database, and every expected output
 commas removed from the message) in something the agent said to the user; else 0. With ``trials`` > 1
 every task runs that many times, and the report gives tau-bench's pass^k for k = 1..trials: per task
 ``C(c, k) / C(n, k)`` with ``c`` successes out of ``n`` trials, averaged over tasks.
+
+Replies: a server's native tool calls are read as tau-bench reads them (the ``arguments`` string must load
+as a JSON object); calls written in the text are read with :func:`toolgym.parse.read_reply` in
+``tool_format`` (``--tool-format``), after any ``<think>`` block, which is never said to the user.
+
+Tools: the paper's converted ``codes.json`` run in this process, each source as a module of its own with the
+episode's database as ``data`` (tau-bench's tool classes need the one database an episode changes, which a
+sandbox call cannot share). The paper's ``evaluation_taubench.py`` runs them with ``get_feedback``, exec'd
+inside its ``call_function``; the two scopings give the same result for its sources (each imports only
+typing names at the top and reads no top-level name of its source), which the tests check call by call.
 """
 
 from __future__ import annotations
@@ -29,11 +39,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..parse import read_reply
+from ..parse import tool_format as find_format
 from ._base import BenchDataError, BenchItem, ItemResult, ItemText
 from ._report import BenchReport, add_pass_hat_k, summarize
 from ._tau_domain import TERMINATE, Domain, data_hash
 from ._tau_user import STOP, UserSimulator
-from ._turns import ask, forget, read_reply
+from ._turns import ask, forget
 
 if TYPE_CHECKING:
     from ..models import Backend
@@ -124,7 +136,10 @@ def first_action(reply) -> tuple[str, dict[str, Any]] | None:
     """tau-bench's ``message_to_action`` for the first tool call of a reply (``None``: a message to the
     user). Native calls keep their raw ``arguments`` string, which must load as a JSON object."""
     if reply.native_calls:
-        fn = reply.native_calls[0].get("function") or {}
+        first = reply.native_calls[0]
+        fn = (first.get("function") if isinstance(first, dict) else None) or {}
+        if not isinstance(fn, dict):
+            raise ActionError("the tool call has no function object")
         try:
             args = json.loads(fn.get("arguments"))
         except (TypeError, json.JSONDecodeError) as exc:
@@ -145,9 +160,11 @@ class TauBench:
     metrics = ("reward",)
 
     def __init__(self, tasks: str | Path | None, info: str | Path, user: UserSimulator | None = None, *,
-                 domain: str | None = None, max_steps: int = 30, split: str = "test", trials: int = 1):
+                 domain: str | None = None, max_steps: int = 30, split: str = "test", trials: int = 1,
+                 tool_format: str = "hermes"):
         if trials < 1:
             raise BenchDataError("--tau-trials must be at least 1")
+        self.format = find_format(tool_format).name
         self.tasks_path = Path(tasks) if tasks is not None else None
         self.info, self.user = Path(info), user
         self.domain_filter, self.max_steps, self.split, self.trials = domain, max_steps, split, trials
@@ -173,11 +190,13 @@ class TauBench:
         messages.append({"role": "system", "content": dom.wiki})
         messages.append({"role": "user", "content": await self.user.start(item.id, item.data["instruction"])})
         for step in range(self.max_steps):
-            reply = read_reply(await ask(backend, messages, dom.tools, episode=f"tau:{item.id}", turn=step))
+            gen = await ask(backend, messages, dom.tools, episode=f"tau:{item.id}", turn=step)
+            reply = read_reply(gen, self.format, strip_thinking=True)
             try:
                 action = first_action(reply)
             except ActionError as exc:
-                messages.append({"role": "assistant", "content": reply.parsed.content, "tool_calls": reply.native_calls})
+                messages.append({"role": "assistant", "content": reply.parsed.content,
+                                 "tool_calls": list(reply.native_calls)})
                 return False, f"error: {exc}"
             if action is not None:
                 name, args = action

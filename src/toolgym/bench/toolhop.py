@@ -5,6 +5,13 @@ it). Each record has ``question``, ``answer``, ``tools`` (a dict of tool documen
 sub-question or name, each with a ``name``; or a list) and ``functions`` (the tools' Python source: a
 list of sources, or a dict name -> source). The tools run in toolgym's sandbox (any executor).
 
+Tools run as the paper's script runs them (``scoping="reference"``, the default): its ``get_feedback``
+calls ``call_function``, which runs ``exec(code)`` inside a function and then ``eval(name)(**arguments)``, so
+a tool does not see its source's top-level names (a module imported at the top, a table, a helper) and its
+output and error messages are ``call_function``'s. ``scoping="module"`` (``--toolhop-scoping module``) runs
+each source as a module of its own instead, where such a tool works: not the paper's protocol, and named in
+the report.
+
 Protocol, as the paper's ``evaluation_toolhop.py``: one user message with ToolHop's instructions and the
 question; ``mode`` ``free`` (tools offered), ``mandatory`` (tools offered and the model is told to use
 them for every step) or ``direct`` (no tools); up to ``max_turns`` model turns (9), every tool call of a
@@ -14,11 +21,12 @@ Metric (``answer_correctness``), as the paper's ``_answer_correct``: the convers
 assistant reply whose content contains every comma-separated part of the gold answer (case-folded,
 commas removed), or whose preceding tool message does.
 
-Reasoning: the paper's script reads the model's raw output with its ``parse_qwen``, so a reply's content
-keeps its ``<think>`` block and an answer written only inside the reasoning counts. ``think="keep"`` (the
-default) does the same (a server that returns the reasoning apart has it put back in front);
-``think="strip"`` scores the reply with the reasoning removed, which is not the paper's protocol and is
-named in the report.
+Replies are read with :func:`toolgym.parse.read_reply` in ``tool_format`` (``--tool-format``; the paper's
+``--series qwen`` reads them with ``parse_qwen``: ``hermes``). Reasoning: the paper's script reads the
+model's raw output, so a reply's content keeps its ``<think>`` block and an answer written only inside the
+reasoning counts. ``think="keep"`` (the default) does the same (a server that returns the reasoning apart
+has it put back in front); ``think="strip"`` scores the reply with the reasoning removed, which is not the
+paper's protocol and is named in the report.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..parse import read_reply
+from ..parse import tool_format as find_format
 from ..sandbox import ExecRequest
 from ._base import BenchDataError, BenchItem, ItemResult, ItemText
 from ._report import BenchReport, summarize
-from ._turns import ask, assistant_message, forget, read_reply
+from ._turns import ask, assistant_message, forget
 
 if TYPE_CHECKING:
     from ..models import Backend
@@ -57,6 +67,9 @@ PROMPTS = {
                   "Your final answer must also be returned from the tool.\n" + _FORMAT),
     "free": "You will be asked a question with some tools, and should provide a short final answer.\n" + _FORMAT,
 }
+#: How the tools run (``--toolhop-scoping``): ``reference``, the paper's ``call_function`` (the default), or
+#: ``module``, each source as a module of its own.
+SCOPINGS = ("reference", "module")
 
 
 def answer_verify(predict: Any, golden: str) -> bool:
@@ -123,12 +136,15 @@ class ToolHop:
     metrics = ("answer_correctness",)
 
     def __init__(self, path: str | Path, *, executor: Executor | None = None, mode: str = "free", max_turns: int = 9,
-                 think: str = "keep"):
+                 think: str = "keep", tool_format: str = "hermes", scoping: str = "reference"):
         if mode not in PROMPTS:
             raise BenchDataError(f"ToolHop mode must be one of {', '.join(PROMPTS)}, not {mode!r} (--toolhop-mode)")
         if think not in ("keep", "strip"):
             raise BenchDataError(f"--toolhop-think must be 'keep' (the paper's) or 'strip', not {think!r}")
+        if scoping not in SCOPINGS:
+            raise BenchDataError(f"--toolhop-scoping must be 'reference' (the paper's) or 'module', not {scoping!r}")
         self.path, self.mode, self.max_turns, self.think = Path(path), mode, max_turns, think
+        self.format, self.scoping = find_format(tool_format).name, scoping
         self._executor = executor
 
     @property
@@ -156,11 +172,13 @@ class ToolHop:
         calls = 0
         try:
             for turn in range(self.max_turns if tools else 1):
-                reply = read_reply(await ask(backend, messages, tools, episode=episode, turn=turn), think=self.think)
+                gen = await ask(backend, messages, tools, episode=episode, turn=turn)
+                reply = read_reply(gen, self.format, strip_thinking=self.think == "strip",
+                                   inline_reasoning=self.think == "keep")
                 messages.append(assistant_message(reply, turn))
                 if not reply.parsed.tool_calls or tools is None:
                     break
-                requests = [ExecRequest.of(c, code) for c in reply.parsed.tool_calls]
+                requests = [ExecRequest.of(c, code, scoping=self.scoping) for c in reply.parsed.tool_calls]
                 results = await asyncio.to_thread(self.executor.run, requests)
                 calls += len(results)
                 messages.extend({"role": "tool", "content": r.output, "tool_call_id": f"call_{turn}_{i}"}
@@ -176,4 +194,8 @@ class ToolHop:
         rep.notes.append("scored as the paper's evaluation_toolhop.py does, reasoning kept in the reply"
                          if self.think == "keep" else
                          "reasoning removed before scoring (the paper's script keeps it): not the paper's protocol")
+        rep.notes.append("tools run as the paper's call_function runs them" if self.scoping == "reference" else
+                         "tools run as modules of their own (the paper's call_function does not): not the paper's "
+                         "protocol")
+        rep.notes.append(f"replies read in the {self.format} tool format")
         return rep

@@ -62,6 +62,7 @@ class DataOptions:
     toolhop: Path | None = None
     toolhop_mode: str = "free"
     toolhop_think: str = "keep"
+    toolhop_scoping: str = "reference"
     taubench: Path | None = None
     tau_info: Path | None = None
     tau_domain: str | None = None
@@ -76,6 +77,7 @@ class DataOptions:
     rotbench_think: str = "keep"
     rotbench_lenient: bool = False
     workdir: Path | None = None
+    tool_format: str = "hermes"
 
 
 def _need(path: Path | None, flag: str, what: str) -> Path:
@@ -104,12 +106,14 @@ BENCH_ARGS: dict[str, Callable[[DataOptions, Helpers], dict[str, Any]]] = {
     "bfcl": lambda d, h: {"categories": d.bfcl_categories.split(","), "handler": d.bfcl_handler,
                           "per_category": d.per_category, "workdir": d.workdir},
     "toolhop": lambda d, h: {"path": _need(d.toolhop, "--toolhop", "ToolHop"), "executor": h.executor,
-                             "mode": d.toolhop_mode, "think": d.toolhop_think},
+                             "mode": d.toolhop_mode, "think": d.toolhop_think,
+                             "scoping": d.toolhop_scoping, "tool_format": d.tool_format},
     "taubench": lambda d, h: {"tasks": d.taubench, "info": _need(d.tau_info, "--tau-info", "tau-bench"),
                               "user": h.user, "domain": d.tau_domain, "split": d.tau_split, "trials": d.tau_trials,
-                              "max_steps": d.tau_max_steps},
+                              "max_steps": d.tau_max_steps, "tool_format": d.tool_format},
     "tau2": lambda d, h: {"domains": _split(d.tau2_domains), "user": h.user_backend, "split": d.tau2_split,
-                          "trials": d.tau_trials, "max_steps": d.tau2_max_steps},
+                          "trials": d.tau_trials, "max_steps": d.tau2_max_steps,
+                          "tool_format": d.tool_format},
     "rotbench": lambda d, h: {"path": _need(d.rotbench, "--rotbench", "RoTBench"), "variant": d.rotbench_variant,
                               "think": d.rotbench_think, "lenient": d.rotbench_lenient},
 }
@@ -279,6 +283,9 @@ def bench_cmd(
     toolhop: Annotated[Path | None, typer.Option(help="ToolHop.json.")] = None,
     toolhop_mode: Annotated[str, typer.Option(help="ToolHop: free, mandatory or direct.")] = "free",
     toolhop_think: Annotated[str, typer.Option(help="ToolHop: 'keep' the reasoning in the scored reply (the paper's) or 'strip' it.")] = "keep",
+    toolhop_scoping: Annotated[str, typer.Option(help="ToolHop: run the tools as the paper's call_function does "
+                                                      "('reference', the default) or each source as a module "
+                                                      "('module').")] = "reference",
     taubench: Annotated[Path | None, typer.Option(help="tau-bench tasks (the paper's .jsonl or a tasks_*.py); default: "
                                                        "each domain folder's tasks_<split>.py.")] = None,
     tau_info: Annotated[Path | None, typer.Option(help="tau-bench domain folders: tau-bench's tau_bench/envs or the "
@@ -309,9 +316,10 @@ def bench_cmd(
     max_failed_fraction: Annotated[float, typer.Option(help="Exit with code 1 when more than this fraction of a "
                                                             "benchmark's items failed to run (the backend never "
                                                             "answered); finished items are kept.")] = 0.5,
-    tool_format: Annotated[str, typer.Option("--tool-format", help="own: how the model writes tool calls (hermes: "
-                                             "Qwen; llama3: Llama 3.1; openai; auto). The public benchmarks "
-                                             "read either format.")] = "hermes",
+    tool_format: Annotated[str, typer.Option("--tool-format", help="own, toolhop, taubench, tau2: how the model "
+                                             "writes tool calls in its text (hermes: Qwen; llama3: Llama 3.1; "
+                                             "openai; auto); native tool_calls are read whatever it is. BFCL "
+                                             "reads replies as --bfcl-handler says; RoTBench scores the text.")] = "hermes",
     overwrite: Overwrite = False,
     model_option: Annotated[str | None, typer.Option("--model", help="The model, as rollout and eval take it "
                                                      "(the same as the MODEL argument).")] = None,
@@ -340,6 +348,7 @@ def bench_cmd(
                      "system_prompt": None, "error_rate": None, "limit": None, "seed": 0})
     d = DataOptions(envs=envs, split=split, bfcl_categories=bfcl_categories, bfcl_handler=bfcl_handler,
                     per_category=per_category, toolhop=toolhop, toolhop_mode=toolhop_mode, toolhop_think=toolhop_think,
+                    toolhop_scoping=toolhop_scoping, tool_format=find_format(tool_format).name,
                     taubench=taubench, tau_info=tau_info, tau_domain=tau_domain, tau_split=tau_split,
                     tau_trials=tau_trials, tau_max_steps=tau_max_steps, tau2_domains=tau2_domains, tau2_split=tau2_split,
                     tau2_max_steps=tau2_max_steps, rotbench=rotbench, rotbench_variant=rotbench_variant,

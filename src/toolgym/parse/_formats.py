@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..schema import ToolCall
 from ._core import ParsedResponse, as_text, clean_response, parse, strip_think
-from ._openai import _get, content_text, parse_openai_message, plain_message
+from ._openai import _call_items, _get, content_text, parse_openai_message, plain_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,18 +102,33 @@ def tool_format(name: str | ToolFormat | None) -> ToolFormat:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A model reply as read: the raw text, the reasoning set apart (with ``strip_thinking``), what the
-    parser read, and whether the calls came as a server's native ``tool_calls``."""
+    """A model reply as read: the raw text, the reasoning set apart (by ``strip_thinking``, or by a server
+    that returned it apart as ``reasoning_content``), what the parser read, and a server's native
+    ``tool_calls`` items as it returned them (benchmarks that decode a call's ``arguments`` string their own
+    way read these)."""
 
     raw: str
     reasoning: str
     parsed: ParsedResponse
-    native: bool = False
+    native_calls: tuple[Any, ...] = ()
+
+    @property
+    def native(self) -> bool:
+        """Whether the calls came as a server's native ``tool_calls``."""
+        return bool(self.native_calls)
 
     @property
     def visible(self) -> str:
         """The reply as the user sees it (reasoning removed): what text-format benchmarks read."""
         return strip_think(self.raw).strip() if "</think>" in self.raw else self.raw.strip()
+
+    @property
+    def full_text(self) -> str:
+        """The reply as the model wrote it, reasoning included: reasoning a server returned apart is put back
+        in front as a ``<think>`` block, the way a local model's raw output has it."""
+        if self.reasoning and "</think>" not in self.raw:
+            return f"<think>\n{self.reasoning}\n</think>\n\n{self.raw}"
+        return self.raw
 
 
 def _text_of(reply: Any) -> tuple[str, Any]:
@@ -141,7 +156,17 @@ def plain_reply(reply: Any) -> str | dict[str, Any]:
     return text if message is None else plain_message(message, text)
 
 
-def read_reply(reply: Any, format: str | ToolFormat | None = "hermes", *, strip_thinking: bool = False) -> Reply:
+def _reasoning_apart(message: Any) -> str:
+    """The reasoning a server returned beside the content (vLLM's ``reasoning_content``, or ``reasoning``)."""
+    for key in ("reasoning_content", "reasoning"):
+        value = _get(message, key) if message is not None else None
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def read_reply(reply: Any, format: str | ToolFormat | None = "hermes", *, strip_thinking: bool = False,
+               inline_reasoning: bool = False) -> Reply:
     """Read one model reply -- text, an OpenAI assistant message, or a backend ``Generation`` -- in
     ``format``. This is the one reading of a reply: the rollout, the reward entry points and the
     benchmarks all call it.
@@ -150,17 +175,22 @@ def read_reply(reply: Any, format: str | ToolFormat | None = "hermes", *, strip_
     whitespace, a trailing ``<|endoftext|>``/``<|im_end|>``, and the format's own end-of-turn tokens) and
     parsed. With ``strip_thinking`` a ``<think>...</think>`` block is set apart first, so that calls are read
     only after the reasoning; without it (the paper's default) the whole reply is parsed, as ``parse_qwen``
-    does."""
+    does. Reasoning a server returned apart is kept apart (``Reply.reasoning``); with ``inline_reasoning`` it
+    is put back in front of the text as a ``<think>`` block and read with it, as the paper's scripts read a
+    local model's raw output (the benchmarks that score the raw text)."""
     fmt = tool_format(format)
     text, message = _text_of(reply)
+    apart = _reasoning_apart(message)
+    if inline_reasoning and apart and "</think>" not in text:
+        text, apart = f"<think>\n{apart}\n</think>\n\n{text}", ""
+        message = plain_message(message, text)
     if message is not None and _get(message, "tool_calls"):
-        reasoning = _get(message, "reasoning_content")
-        return Reply(text, reasoning if isinstance(reasoning, str) else "",
-                     parse_openai_message(message, text_format=fmt.text), native=True)
+        return Reply(text, apart, parse_openai_message(message, text_format=fmt.text),
+                     tuple(_call_items(_get(message, "tool_calls"))))
     body = clean_response(text)
     for marker in fmt.end_markers:
         body = body.removesuffix(marker).rstrip()
-    reasoning = ""
+    reasoning = apart
     if strip_thinking and "</think>" in body:
         reasoning = body.split("</think>", 1)[0].replace("<think>", "").strip()
         body = strip_think(body)
