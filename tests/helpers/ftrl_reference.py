@@ -1,4 +1,4 @@
-"""A faithful re-creation of the paper's released executor, reward and parser (bytedance/FTRL at HEAD:
+"""A faithful re-creation of the paper's released executor, reward and parsers (bytedance/FTRL at HEAD:
 ``Code/utils/utils.py``, ``Code/utils/parse_output.py``, ``Code/verl/utils/reward_score/tool.py``), used as
 the test oracle wherever toolgym claims to match the paper's code.
 
@@ -57,6 +57,52 @@ def parse_qwen(inputs: str, one_tool_only=False):
                     pass
         if output['tool_calls'] is None:
             output['content'] = inputs.strip()
+    return output
+
+
+def parse_llama31(inputs: str):
+    """``Code/utils/parse_output.py``'s Llama 3.1 parser (what ``data_sample.py --series llama31`` reads replies
+    with), statement for statement, ``json_repair`` included; call ids numbered as in :func:`parse_qwen`, and
+    its ``print(e)`` of a failed call left out. It raises where the reference raises (``json_repair`` failing on
+    the whole reply leaves ``tool_calls`` unbound; an empty list has no first element)."""
+    import json_repair
+
+    output = {"role": "assistant", "content": None, "tool_calls": None}
+    start_tool = '<|python_tag|>'
+
+    start = inputs.find(start_tool)
+
+    if start == -1:
+        try:
+            tool_calls = json_repair.loads(inputs.strip())
+            tool_calls = inputs.strip()
+        except:  # noqa: E722  (as the reference)
+            output['content'] = inputs.strip()
+    else:
+        tool_calls = inputs[start:].lstrip(start_tool).strip()
+        output['content'] = inputs[:start].strip()
+    tool_call = tool_calls.split(start_tool)[0]  # unbound when the first loads failed, as there
+    tool_call = json_repair.loads(tool_call)
+    if type(tool_call) == list:  # noqa: E721
+        tool_call = tool_call[0]
+
+    if tool_call:
+        try:
+            if type(tool_call['parameters']) != dict:  # noqa: E721
+                tool_call['arguments'] = json_repair.loads(
+                    tool_call['parameters'])
+            else:
+                tool_call['arguments'] = tool_call['parameters'].copy()
+
+            if not output['tool_calls']:
+                output['tool_calls'] = []
+            call_id = "call_" + sha256(str(next(_call_ids)).encode()).hexdigest()
+            output['tool_calls'].append({"id": call_id, "type": "function", "function": {
+                "arguments": json.dumps(tool_call['arguments'], ensure_ascii=False), "name": tool_call['name']}})
+        except Exception:
+            pass
+    if not output['tool_calls']:
+        output['content'] = inputs.strip()
     return output
 
 

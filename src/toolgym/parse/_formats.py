@@ -10,7 +10,10 @@ read the same reply differently:
   ``parse_qwen`` reads them;
 * ``llama3`` (the paper's ``--series llama31``): Llama 3.1 writes a JSON object
   ``{"name": ..., "parameters": {...}}`` as its whole reply, optionally after ``<|python_tag|>`` (Meta's
-  template, and vLLM's ``tool_chat_template_llama3.1_json.jinja``);
+  template, and vLLM's ``tool_chat_template_llama3.1_json.jinja``; both render one call per turn), read as
+  the paper's ``parse_llama31`` reads it: one call a reply (the first), its JSON repaired by ``json_repair``;
+* ``llama3_multi``: the same JSON calls read strictly, several per reply (separated by ``;``, or a list) --
+  toolgym's reading, for a model or server that writes several calls in one Llama turn;
 * ``openai``: a server parses the calls (``vllm serve --tool-call-parser hermes|llama3_json``) and returns
   them as native ``tool_calls``; calls left in the text are read with ``auto``;
 * ``auto``: the format is picked from what the reply contains.
@@ -35,53 +38,83 @@ from ._openai import _call_items, _get, content_text, parse_openai_message, plai
 
 @dataclass(frozen=True, slots=True)
 class ToolFormat:
-    """One way of writing tool calls. ``text``: the parser of calls written in the text; ``models``: which
-    model families write it; ``end_markers``: end-of-turn tokens a decoded reply may still end with."""
+    """One way of writing tool calls. ``text``: the parser of calls written in the text (``parse.PARSERS``);
+    ``models``: which model families write it; ``end_markers``: end-of-turn tokens a decoded reply may still
+    end with; ``one_call``: a reply holds one call (the first is read), ``several`` naming the format that
+    reads the same calls several to a reply."""
 
     name: str
     text: str
     models: str
     end_markers: tuple[str, ...] = ()
+    one_call: bool = False
+    several: str | None = None
+
+    @property
+    def _json_calls(self) -> bool:  # Llama 3.1's {"name": ..., "parameters": ...}
+        return self.text in ("llama3", "llama3_multi")
 
     def write_call(self, call: ToolCall) -> str:
         """One call as a model of this family writes it -- exactly as its chat template renders a
         structured call (Qwen's ``<tool_call>`` block; Llama 3.1's ``{"name": ..., "parameters": ...}``)."""
-        if self.text == "llama3":
+        if self._json_calls:
             return json.dumps({"name": call.name, "parameters": call.arguments}, ensure_ascii=False)
         return call.to_hermes()
 
     def write_broken(self, call: ToolCall) -> str:
-        """A call whose JSON breaks off (what the scripted baseline's ``malformed_call`` error writes)."""
-        if self.text == "llama3":  # the tag marks it as a call: a bare broken object reads as plain text
-            return "<|python_tag|>" + json.dumps({"name": call.name, "parameters": call.arguments})[:-2]
+        """A call that cannot be read (what the scripted baseline's ``malformed_call`` error writes): its JSON
+        breaks off. The paper's Llama reading repairs broken JSON, so there the broken call also names its
+        arguments ``arguments``, which that reading does not take."""
+        if self._json_calls:  # the tag marks it as a call: a bare broken object reads as plain text
+            key = "arguments" if self.one_call else "parameters"
+            return "<|python_tag|>" + json.dumps({"name": call.name, key: call.arguments})[:-2]
         return "<tool_call>\n" + json.dumps({"name": call.name, "arguments": call.arguments})[:-2] + "\n</tool_call>"
 
     @property
     def separator(self) -> str:
         """Between two calls of one reply."""
-        return "; " if self.text == "llama3" else "\n"
+        return "; " if self._json_calls else "\n"
 
     def write(self, calls: Sequence[ToolCall], content: str = "") -> str:
         """The reply a model of this family writes for ``calls`` after ``content``, as its chat template
-        renders such an assistant turn (Llama 3.1's templates render a call turn without its content)."""
+        renders such an assistant turn (Llama 3.1's templates render a call turn without its content).
+        Several calls in a ``one_call`` format are written as its ``several`` format writes them (see
+        :meth:`for_calls`)."""
         body = self.separator.join(self.write_call(c) for c in calls)
-        if self.text == "llama3" and body:
+        if self._json_calls and body:
             return body
         return "\n".join(p for p in (content, body) if p)
+
+    def for_calls(self, n: int) -> ToolFormat:
+        """The format a reply holding ``n`` calls is read in: this one, or for several calls in a ``one_call``
+        format (a server's native calls written into a training row) its ``several`` format, so that the row
+        is read with every call the rollout read."""
+        return TOOL_FORMATS[self.several] if self.one_call and self.several and n > 1 else self
+
+    def turns(self, solution: Sequence[Sequence[ToolCall]]) -> list[list[ToolCall]]:
+        """A gold solution's turns as a model of this family plays them: each turn's calls in one reply, or
+        one call a reply in a ``one_call`` format (Llama 3.1's templates render one call per turn)."""
+        if self.one_call:
+            return [[call] for turn in solution for call in turn]
+        return [list(turn) for turn in solution]
 
     @property
     def instruction(self) -> str:
         """How a call is written, for the message that tells a model its call could not be read."""
-        if self.text == "llama3":
+        if self._json_calls:
             return 'a JSON object {"name": <function-name>, "parameters": <args-json-object>}'
         return '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 
 
+_LLAMA_END = ("<|eot_id|>", "<|eom_id|>")
 TOOL_FORMATS: dict[str, ToolFormat] = {
     "hermes": ToolFormat("hermes", "hermes", "Qwen2.5, Qwen3 (<tool_call> blocks)"),
-    "llama3": ToolFormat("llama3", "llama3", "Llama 3.1 (JSON calls)", ("<|eot_id|>", "<|eom_id|>")),
+    "llama3": ToolFormat("llama3", "llama3", "Llama 3.1 (a JSON call; the paper's parse_llama31)", _LLAMA_END,
+                         one_call=True, several="llama3_multi"),
+    "llama3_multi": ToolFormat("llama3_multi", "llama3_multi", "Llama 3.1 (JSON calls, several per reply)",
+                               _LLAMA_END),
     "openai": ToolFormat("openai", "auto", "a server's native tool_calls"),
-    "auto": ToolFormat("auto", "auto", "picked from the reply", ("<|eot_id|>", "<|eom_id|>")),
+    "auto": ToolFormat("auto", "auto", "picked from the reply", _LLAMA_END),
 }
 _ALIASES = {"qwen": "hermes", "llama31": "llama3", "llama3.1": "llama3"}
 #: What ``--tool-format`` accepts.
