@@ -30,13 +30,14 @@ BROKEN = {"hermes": '<tool_call>\n{"name": broken\n</tool_call>', "llama3": '<|p
 
 def replies_for(template, envs):
     """The "model": each environment's gold solution in the family's own tool format (after a reasoning
-    block for a thinking model), then the answer; the first environment starts with a broken call, which
-    the malformed-call feedback answers with a user message."""
+    block for a thinking model; one call a turn for Llama 3.1, whose templates render no more), then the
+    answer; the first environment starts with a broken call, which the malformed-call feedback answers with a
+    user message."""
     fmt = tool_format(template.tool_format)
     first = envs[0].id
     scripts = {}
     for env in envs:
-        turns = [fmt.write(calls) for calls in env.solution] + [f"The answer is {env.answer}."]
+        turns = [fmt.write(calls) for calls in fmt.turns(env.solution)] + [f"The answer is {env.answer}."]
         if env.id == first:
             turns = [BROKEN[fmt.name]] + turns
         if template.thinks:

@@ -82,11 +82,12 @@ class ScriptedPolicy:
             raise ValueError("the scripted policy needs the environment in each request")
         rng = self._rng(req)
         turn = sum(1 for m in req.messages if m.get("role") == "assistant")
-        if turn >= len(env.solution) or rng.random() < self.errors.early_answer:
+        turns = self.format.turns(env.solution)  # Llama 3.1 (the paper's reading) plays one call a turn
+        if turn >= len(turns) or rng.random() < self.errors.early_answer:
             return self._final(req)
         parts = []
         names = [n for n in (tool_name(t) for t in env.tools) if n]
-        for call in env.solution[turn]:
+        for call in turns[turn]:
             if rng.random() < self.errors.missing_call:
                 continue
             if rng.random() < self.errors.wrong_tool:

@@ -230,7 +230,7 @@ def check_env(env: Environment | ToolEnv, executor: Executor | None = None) -> N
     if e.solution:
         tenv.reset(seed=1)
         writer = tool_format(tenv.config.format)
-        for turn in e.solution:
+        for turn in writer.turns(e.solution):
             obs, reward, terminated, truncated, info = tenv.step(writer.write(turn))
             assert reward > 0, f"a gold turn must earn a positive reward, got {reward} ({info['branch']})"
             assert not terminated, "a turn with tool calls must not end the episode"

@@ -73,6 +73,16 @@ def reading(trajectory: Trajectory) -> tuple[str | None, bool | None]:
     return (str(fmt) if fmt else None), (bool(strip) if strip is not None else None)
 
 
+def _row_reading(read: tuple[str | None, bool | None], message: Mapping[str, Any]) -> tuple[str | None, bool | None]:
+    """How the row of this turn is read: as the rollout read the trajectory, except that several native calls
+    written into the row in a format that reads one call a reply (``llama3``) are read in its several-call
+    variant, so that training reads every call the rollout read."""
+    if read[0] is None:
+        return read
+    fmt = tool_format(read[0]).for_calls(len(message.get("tool_calls") or []))
+    return (fmt.name, read[1]) if fmt.name != tool_format(read[0]).name else read
+
+
 def _plain(m: Mapping[str, Any]) -> dict[str, Any]:
     return {"role": m["role"], "content": m.get("content") or ""}
 
@@ -114,7 +124,7 @@ def turn_prompts(trajectory: Trajectory, env: Environment) -> Iterator[TurnState
             return
         text = assistant_text(step, m, read[0], bool(read[1]))
         yield _state(env, episode, list(history), sample=trajectory.sample, turn=turn, response=text,
-                     reward=step.reward, prompt=next(prompts, None), read=read)
+                     reward=step.reward, prompt=next(prompts, None), read=_row_reading(read, m))
         history.append({"role": "assistant", "content": text})
         calls = m.get("tool_calls") or []
         i += 1
