@@ -21,6 +21,7 @@ from ..train.trl_run import ALGOS, TrlSettings
 from ._common import console, envs_source, fail, load_envs
 from ._config import parse_set, settings_options
 from ._hub import PrivateOpt, PushOpt, check_push, push_upload
+from ._rollout import ToolFormatOpt
 from ._run import Overwrite, distinct
 
 train_app = typer.Typer(help="Train on the feedback: prepare data, then TRL (one machine) or verl (cluster).",
@@ -226,7 +227,7 @@ def loop_cmd(
         min=0.0, max=1.0, help="Stop when more than this share of a rollout's episodes failed (the model never "
                                "answered).")] = _LOOP.max_failed_fraction,
     overwrite: Overwrite = False,
-    tool_format: Annotated[str, typer.Option("--tool-format", help="How the model writes tool calls: hermes (Qwen2.5/Qwen3) or llama3 (Llama 3.1).")] = _LOOP.tool_format,
+    tool_format: ToolFormatOpt = _LOOP.tool_format,
     strip_thinking: Annotated[bool, typer.Option("--strip-thinking/--keep-thinking", help="Read tool calls only after a <think> block (the paper parses the whole reply).")] = _LOOP.strip_thinking,
     malformed: Annotated[str, typer.Option(help="On an unreadable tool call: 'end' (the paper's) or 'feedback'.")] = _LOOP.malformed,
 ) -> None:
