@@ -28,6 +28,7 @@ import _wire
 _setitimer, _ITIMER_REAL, _ITIMER_PROF = signal.setitimer, signal.ITIMER_REAL, signal.ITIMER_PROF
 _perf, _monotonic = time.perf_counter, time.monotonic
 _stat, _chdir, _listdir = os.stat, os.chdir, os.listdir
+_exit = os._exit  # bound before the worker's confinement replaces os._exit (it refuses tools the call)
 # The builtins of this process's tool calls: one dict for the environment's calls, as the paper's code shares
 # its process's (a copy of the real ones, so a tool that writes to it does not change this module's own).
 _BUILTINS = dict(_call._BUILTINS)
@@ -95,15 +96,17 @@ class Lockdown:
         """Confine this process to ``folder``. Afterwards its only descriptors besides 0-2 (``/dev/null``)
         are ``cmd_fd`` (moved to 3) and ``out_fd`` (moved to 4)."""
         if not _confine.die_with_parent(self.parent):
-            os._exit(0)  # the worker is gone: nobody is waiting for results
+            _exit(0)  # the worker is gone: nobody is waiting for results
         if landlock_fd is not None and not _confine.landlock_enforce(landlock_fd):
-            os._exit(LOCKDOWN_FAILED)
+            _exit(LOCKDOWN_FAILED)
+        if out_fd == 3:  # moving cmd_fd to 3 would close it
+            out_fd = os.dup(out_fd)
         for fd, target in ((cmd_fd, 3), (out_fd, 4)):
             if fd != target:
-                os.dup2(fd, target)  # cmd_fd and out_fd are never 4 and 3 (see Worker._fork)
+                os.dup2(fd, target)
         os.closerange(5, self.max_fd)  # the worker's protocol, the Landlock rulesets, anything else
         if self.call_filter is not None and not self.call_filter.install():
-            os._exit(LOCKDOWN_FAILED)
+            _exit(LOCKDOWN_FAILED)
         if self.nproc:
             _confine.limit_processes()
         _chdir(folder)
@@ -114,7 +117,9 @@ class Lockdown:
 def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, landlock_fd: int | None,
          output_chars: int, memory_mb: int) -> None:
     """The life of a call process: confine itself, wait for its calls (the plan, then the group as the pool
-    sent it: the calls and sources, and the sources compiled by the pool), run them, report."""
+    sent it: the calls and sources, and the sources compiled by the pool), run them, report, and end at
+    once: freeing what the calls built would cost more than the calls themselves."""
+    exit_now = _exit  # a local: no tool can rebind it
     lockdown.apply(cmd_fd, out_fd, folder, landlock_fd)
     try:
         plan = _wire.read_frame(3)
@@ -122,7 +127,7 @@ def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, la
         (size,) = _wire.HEADER.unpack(_wire.read_exact(3, 4))
         compiled = marshal.loads(_wire.read_exact(3, size))
     except EOFError:
-        return
+        exit_now(0)
     os.close(3)
     sources = dict(group["code"])
     for key, pieces in compiled.items():
@@ -130,6 +135,7 @@ def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, la
             code = sources[key] = _call.Compiled(pieces)
             code.source = group["code"][key]
     serve(4, progress, sources, group["calls"], plan, output_chars, memory_mb, folder)
+    exit_now(0)
 
 
 def run_call(cache: dict, sources: dict, key: str, name: str, arguments, timeout: float, cpu: float,
