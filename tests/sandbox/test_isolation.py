@@ -420,6 +420,58 @@ def test_a_hostile_environment_does_not_reach_the_others(iso_pool, clean, name):
         assert "sandbox: network access" in hostile.output  # not even for itself
 
 
+REACHABLE_RECORDS = """
+import sys
+def attack():
+    # every mmap reachable from the frames and the objects they hold: the worker's running-call records
+    seen, stack, found = set(), [], []
+    frame = sys._getframe()
+    while frame is not None:
+        stack.append(frame.f_locals)
+        stack.append(frame.f_globals)
+        frame = frame.f_back
+    budget = 200000
+    while stack and budget:
+        budget -= 1
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if type(obj).__module__ in ("ctypes", "_ctypes") or "ctypes" in type(type(obj)).__module__:
+            continue  # C data: reading it can crash the process
+        try:
+            if type(obj).__name__ == "mmap":
+                found.append(obj)
+            elif isinstance(obj, dict):
+                stack.extend(obj.values())
+            elif isinstance(obj, (list, tuple, set, frozenset)):
+                stack.extend(obj)
+            elif hasattr(obj, "__dict__") and not isinstance(obj, type(sys)):
+                stack.append(vars(obj))
+            if hasattr(obj, "__closure__") and obj.__closure__:
+                stack.extend(c.cell_contents for c in obj.__closure__)
+        except Exception:
+            continue
+    writable = 0
+    for m in found:
+        try:
+            if len(m) > 64:
+                continue  # not a record (the worker's buffers for groups, not even mapped here)
+            m[0:1] = m[0:1]
+            writable += 1
+        except (ValueError, TypeError):
+            pass
+    return writable
+"""
+
+
+def test_a_call_process_can_write_no_other_process_s_running_call_record(iso_pool):
+    """The records of which call runs (one per folder) must not be writable from another folder's process:
+    a wrong record could move the blame for another environment's timeout or crash."""
+    (result,) = iso_pool.run([ExecRequest("attack", {}, {"attack": REACHABLE_RECORDS}, LONG)])
+    assert (result.status, result.output) == ("ok", "1")  # its own
+
+
 def test_the_hostile_environment_keeps_its_own_copy_of_a_shared_tool(iso_pool, clean):
     """A tool source that two environments share runs in each environment's own process."""
     patch = "import json\ndef attack():\n    json.dumps = lambda *a, **k: 'PATCHED'\n    return 'patched'"
@@ -492,6 +544,13 @@ def _children(pid: int) -> set[int]:
         return set()
 
 
+def _descendants(pid: int) -> set[int]:
+    found = _children(pid)
+    for child in list(found):
+        found |= _descendants(child)
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -517,9 +576,10 @@ def test_nothing_outlives_a_killed_run_and_its_folders_are_cleaned_next_time(tmp
     try:
         worker_pid, root = run.stdout.readline().split()
         worker_pid = int(worker_pid)
-        # the call is running once the worker has two call processes: the busy one and the next, waiting
-        _wait_until(lambda: len(_children(worker_pid)) >= 2, "the hostile call to start")
-        processes = {worker_pid} | _children(worker_pid)
+        # the call is running once the worker's template has forked two call processes: the busy one and the
+        # next, waiting
+        _wait_until(lambda: len(_descendants(worker_pid)) >= 3, "the hostile call to start")
+        processes = {worker_pid} | _descendants(worker_pid)
         run.send_signal(signal.SIGKILL)
         run.wait()
         _wait_until(lambda: not any(_alive(p) for p in processes), "the worker and its call processes to end")

@@ -1,5 +1,5 @@
-"""A sandbox worker: a confined process that forks one call process per environment and never runs tool
-code itself.
+"""A sandbox worker: a confined process that has one call process forked per environment and never runs
+tool code itself.
 
 Started by :mod:`toolgym.sandbox._pool` as a script (not as part of the package, so it imports only the
 standard library and its siblings). It talks to the pool over its original stdin/stdout, which it moves
@@ -16,16 +16,18 @@ worker -> pool  ``{"op": "ready", "ok": ..., "layers": {...}, "pid": ...}`` once
                 to end -- the pool words the tool message, as the worker never reads a group).
 
 The worker reads only the headers. A group goes, unread, into memory that a fork does not copy, and from
-there into the pipe of a call process (:mod:`_child`) that was forked beforehand from the worker's clean
-state -- so a call process never holds another environment's code or arguments, not even in freed memory.
-Up to ``concurrency`` groups run at once, each in its own call process, and a spare process is forked and
-confines itself while they run. The worker reads each process's results from a private pipe and checks
+there into the pipe of a call process (:mod:`_child`) forked beforehand by the worker's template
+(:mod:`_template`): a process forked from the worker once it had confined itself, before it read any
+group, that does nothing but fork -- so a call process never holds another environment's code, arguments
+or results, not even in freed memory. Up to ``concurrency`` groups run at once, each in its own call
+process, and spare processes are forked and confine themselves while they run. The worker reads each
+process's results from a private pipe and checks
 them against the calls it handed over; it watches the deadline of the running call (the call process
 writes the position and start of the call it begins into a small shared page; a wrong value can only
 misplace the blame among that same environment's calls), kills the process on a hang, a crash or a broken
 frame, answers the call it was running, and hands the calls left to a fresh process. After the last result
 it kills the call process, whatever the process is still doing (threads, memory, files); its folder is
-emptied only once the process is gone, before another process uses it.
+emptied only once the template has reaped the process, before another process uses it.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ from collections import deque
 import _call
 import _child
 import _confine
+import _template
 import _wire
 
 _monotonic = time.monotonic
-_exit = os._exit  # bound before anything could replace it
 
 
 class _Folder:
@@ -55,30 +57,20 @@ class _Folder:
     its last call process is gone, so a process being killed never writes into a folder another
     environment already uses."""
 
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, index: int, path: str):
+        self.index, self.path = index, path
         self.landlock_fd: int | None = None
-        self.busy = False  # a live call process works in it
-        self.owner: int | None = None  # the killed process that last used it, until reaped
+        self.busy = False  # a call process works in it, or is being forked for it
+        self.owner: int | None = None  # the killed process that last used it, until the template reaped it
         self.clean_mtime = 0
         # where its call process writes which call it runs; shared with that process only (a fresh process
         # gets it only once the last one is gone, so nothing stale is ever read)
         self.progress = mmap.mmap(-1, _child.PROGRESS.size)
 
-    def reap(self, block: bool) -> bool:
-        """Whether its last process is gone (reaped now, if need be)."""
-        if self.owner is not None:
-            try:
-                done, _ = os.waitpid(self.owner, 0 if block else os.WNOHANG)
-            except ChildProcessError:
-                done = self.owner
-            if not done:
-                return False
-            self.owner = None
-        return True
+    def free(self) -> bool:
+        return not self.busy and self.owner is None
 
     def take(self) -> None:
-        self.reap(block=True)
         _child.PROGRESS.pack_into(self.progress, 0, 0, 0.0)
         if os.stat(self.path).st_mtime_ns != self.clean_mtime:  # something was created or removed in it
             _child.clear_folder(self.path)
@@ -98,19 +90,11 @@ class _Process:
         self.since = 0.0  # ... and since when
 
     def kill(self) -> None:
+        # its pid is still its own: the template reaps it only when asked (see Worker._close)
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-    def close(self, reaped: bool = False) -> None:
-        self.kill()  # whatever it is still doing: threads, allocations, writes
-        for fd in (self.cmd, self.results):
-            if fd >= 0:
-                os.close(fd)
-        self.cmd = self.results = -1
-        self.folder.busy = False
-        self.folder.owner = None if reaped else self.pid
 
 
 class _Group:
@@ -133,8 +117,10 @@ class Worker:
         self.cmd_fd, self.out_fd = cmd_fd, out_fd
         self.root = config["folder"]
         self.concurrency = max(1, int(config.get("concurrency", 2)))
-        # running processes, the spare, and killed ones that may not be gone yet
-        self.folders = [_Folder(os.path.join(self.root, f"f{i}")) for i in range(2 * self.concurrency + 2)]
+        self.spare_count = max(1, int(config.get("spares", 1)))  # processes forked ahead, confined and waiting
+        # running processes, the spares, and killed ones the template has not reaped yet
+        self.folders = [_Folder(i, os.path.join(self.root, f"f{i}"))
+                        for i in range(2 * (self.concurrency + self.spare_count))]
         for f in self.folders:
             os.mkdir(f.path, 0o700)
         self.output_chars = config["output_chars"]
@@ -143,35 +129,87 @@ class Worker:
         self.grace = config["grace_s"]
         self.limit = _wire.frame_limit(self.output_chars)
         self.lockdown: _child.Lockdown | None = None
-        self.spare: _Process | None = None
+        # made now: the worker's seccomp filter forbids sockets
+        self.template = _template.Template()
+        self.spares: deque[_Process] = deque()
+        self.exits: dict[int, int] = {}  # wait statuses someone is waiting for (see _close)
         self.groups: deque[_Group] = deque()
         self.buffers: list[mmap.mmap] = []  # fork-proof buffers no group uses now
 
     # ---- call processes ------------------------------------------------------------------------------
-    def _fork(self) -> _Process:
-        """A new call process, confined and waiting for its plan and group on a pipe of its own."""
-        free = [f for f in self.folders if not f.busy]  # never all busy: there are more than can run
-        folder = next((f for f in free if f.reap(block=False)), free[0])
-        folder.take()
-        cmd_r, cmd_w = os.pipe()
-        res_r, res_w = os.pipe()
-        progress = folder.progress
-        exit_now, lockdown = _exit, self.lockdown  # locals: nothing in the child can rebind them
-        pid = os.fork()
-        if pid == 0:  # the call process; it never returns into this loop
-            try:
-                _child.main(lockdown, cmd_r, res_w, progress, folder.path, folder.landlock_fd, self.output_chars,
-                            self.memory_mb)
-            finally:
-                exit_now(0)
-        os.close(cmd_r)
-        os.close(res_w)
-        return _Process(pid, cmd_w, res_r, progress, folder, self.limit)
+    def start_template(self) -> None:
+        """Fork the template, the clean process that forks every call process (see :mod:`_template`)."""
+        gc.collect()
+        gc.freeze()  # a call process's garbage collections need not touch (and copy) the template's objects
+
+        def prepare() -> None:  # in the template: the pool's pipes are the worker's alone
+            os.close(self.cmd_fd)
+            os.close(self.out_fd)
+            self.lockdown.parent = os.getpid()  # a call process dies with the template, which dies with us
+
+        lockdown = self.lockdown
+
+        def run_child(index: int, cmd_r: int, res_w: int) -> None:  # in a call process; never returns
+            folder = self.folders[index]
+            for other in self.folders:  # the other folders' running-call records are other processes' own
+                if other is not folder:
+                    other.progress.close()
+            _child.main(lockdown, cmd_r, res_w, folder.progress, folder.path, folder.landlock_fd, self.output_chars,
+                        self.memory_mb)
+
+        self.template.start(prepare, run_child)
+
+    def _answer(self) -> None:
+        """Take the template's next answer (blocking): a forked spare, or a reaped process's folder free again."""
+        op, tag, pid, status, fds = self.template.answer()
+        if op == _template.FORK:
+            self.spares.append(_Process(pid, fds[0], fds[1], tag.progress, tag, self.limit))
+        else:
+            proc = tag
+            proc.folder.owner = None
+            if proc.pid in self.exits:
+                self.exits[proc.pid] = status
+
+    def _fork_spares(self) -> None:
+        """Ask the template for spares until enough are ready or on their way (as folders allow)."""
+        while len(self.spares) + self.template.forking() < self.spare_count:
+            folder = next((f for f in self.folders if f.free()), None)
+            if folder is None:
+                return  # the killed processes' folders are free once the template has reaped them
+            folder.take()
+            self.template.fork(folder.index, folder)
+
+    def _spare(self) -> _Process:
+        """A spare call process, confined and waiting for its plan and group (waiting for the template if
+        none is ready yet)."""
+        while not self.spares:
+            self._fork_spares()
+            self._answer()  # something is always on its way: a spare, or a reap that frees a folder
+        return self.spares.popleft()
+
+    def _close(self, proc: _Process, wait: bool = False) -> int | None:
+        """End a call process, whatever it is still doing (threads, allocations, writes), and have the
+        template reap it; its folder is free once it has. With ``wait``, wait for that and return its wait
+        status (``None`` if unknown)."""
+        proc.kill()
+        for fd in (proc.cmd, proc.results):
+            if fd >= 0:
+                os.close(fd)
+        proc.cmd = proc.results = -1
+        proc.folder.busy = False
+        proc.folder.owner = proc.pid
+        self.template.reap(proc.pid, proc)
+        if not wait:
+            return None
+        self.exits[proc.pid] = None
+        while self.exits[proc.pid] is None and proc.folder.owner is not None:
+            self._answer()
+        status = self.exits.pop(proc.pid)
+        return None if status is None or status < 0 else status
 
     def _launch(self, group: _Group) -> None:
-        """Hand the group's calls not yet given out to the spare process (or a new one)."""
-        proc = self.spare or self._fork()
-        self.spare = None
+        """Hand the group's calls not yet given out to a spare process."""
+        proc = self._spare()
         proc.plan, group.todo = group.todo, []
         try:
             _wire.send_all(proc.cmd, _wire.encode(proc.plan))
@@ -192,16 +230,13 @@ class Worker:
         retired or failed."""
         proc = group.proc
         failure = None
-        finished = reaped = False
+        finished = closed = False
         if readable:
             data = os.read(proc.results, 1 << 20)
             if not data:  # the process ended (or closed its pipe) before answering every call
-                proc.kill()
-                try:
-                    code = os.waitstatus_to_exitcode(os.waitpid(proc.pid, 0)[1])
-                except ChildProcessError:
-                    code = None
-                reaped = True
+                status = self._close(proc, wait=True)
+                code = None if status is None else os.waitstatus_to_exitcode(status)
+                closed = True
                 reported = _child.PROGRESS.unpack_from(proc.progress, 0)[0] - 1
                 culprit = reported if reported in proc.plan[proc.got:] else proc.plan[proc.got]
                 failure = (culprit, "crashed", "the sandbox could not confine the call's process"
@@ -239,7 +274,8 @@ class Worker:
         if failure is None and not finished:
             return
         rest = proc.plan[proc.got:]
-        proc.close(reaped)
+        if not closed:
+            self._close(proc)
         group.proc = None
         if failure is not None:
             culprit, status, detail = failure
@@ -297,22 +333,23 @@ class Worker:
         return True
 
     def serve(self) -> None:
-        """The worker's loop, until the pool says stop or goes away."""
+        """The worker's loop, until the pool says stop or goes away (or the template does)."""
+        template = self.template.fileno()
         while True:
             for group in self.groups:
                 if group.proc is None and group.todo:
                     self._launch(group)
-            if self.spare is None:
-                self.spare = self._fork()
-            for f in self.folders:
-                f.reap(block=False)  # only processes already killed
+            self._fork_spares()
             running = [g for g in self.groups if g.proc is not None]
-            watch = {g.proc.results: g for g in running}
-            inputs = list(watch)
+            inputs = [g.proc.results for g in running]
+            if self.template.waiting:
+                inputs.append(template)
             if len(self.groups) < self.concurrency:
                 inputs.append(self.cmd_fd)
             timeout = max(0.0, min(self._deadline(g) for g in running) - _monotonic()) if running else None
             ready = set(select.select(inputs, [], [], timeout)[0])
+            if template in ready:
+                self._answer()
             for group in running:
                 self._step(group, group.proc.results in ready)
             self._forward()
@@ -352,7 +389,8 @@ class Worker:
             # inherited by every call process, armed there; the worker needs none of what it refuses
             layers["audit"] = _confine.install_audit_hook(self.root) + " (in each call process)"
             _confine.patch_python()
-        layers["processes"] = f"one per environment, killed after its calls; up to {self.concurrency} at once"
+        layers["processes"] = (f"one per environment, forked by a clean template, killed after its calls; up to "
+                               f"{self.concurrency} at once")
         self.lockdown = _child.Lockdown(os.getpid(), call_filter, audit=confine, nproc=confine and call_filter is None,
                                         max_fd=config["open_files"] + 1)
         return layers
@@ -412,14 +450,19 @@ def main() -> None:
         return
     worker = Worker(config, cmd_fd, out_fd)
     layers = worker.confine(config)
-    problem = worker.self_test()
+    worker.start_template()
+    try:
+        problem = worker.self_test()
+    except EOFError as exc:
+        problem = str(exc)
     if problem is not None:
         layers["self-test"] = f"failed: {problem}"
-    gc.collect()
-    gc.freeze()  # a call process's garbage collections need not touch (and copy) the worker's objects
     _wire.send_all(out_fd, _wire.encode({"op": "ready", "layers": layers, "pid": os.getpid(), "ok": problem is None}))
     if problem is None:
-        worker.serve()
+        try:
+            worker.serve()
+        except EOFError:
+            pass  # the template is gone: the pool replaces this worker
 
 
 if __name__ == "__main__":
