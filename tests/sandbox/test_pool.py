@@ -117,6 +117,18 @@ def test_arguments_that_are_not_json_are_a_tool_error(pool):
     assert r.status == "tool_error" and "not JSON" in r.output
 
 
+def test_arguments_nested_too_deep_for_json_are_a_tool_error_of_their_own_call(pool):
+    deep: list = []
+    inner = deep
+    for _ in range(100_000):
+        inner.append([])
+        inner = inner[0]
+    results = pool.run([ExecRequest("as_list", {"n": 1}, CODE), ExecRequest("as_list", {"n": deep}, CODE),
+                        ExecRequest("as_list", {"n": 2}, CODE)])
+    assert [r.status for r in results] == ["ok", "tool_error", "ok"]
+    assert "not JSON" in results[1].output
+
+
 def test_concurrent_callers_share_the_pool(pool):
     out: dict[int, list[ExecResult]] = {}
 

@@ -133,7 +133,7 @@ def main(lockdown: Lockdown, cmd_fd: int, out_fd: int, progress, folder: str, la
     for key, pieces in compiled.items():
         if pieces is not None:  # compiled by the pool; the reference scoping also hands the source on
             code = sources[key] = _call.Compiled(pieces)
-            code.source = group["code"][key]
+            code.source = group["code"].get(key)  # sent only where a call's scoping needs it
     serve(4, progress, sources, group["calls"], plan, output_chars, memory_mb, folder)
     exit_now(0)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import hashlib
 import json
 import marshal
@@ -42,15 +43,6 @@ _ROOT_PREFIX = "toolgym-sandbox-"
 _WORKER_MARGIN_S = 5.0  # what a worker may need beyond a call's own deadline (killing, forking afresh)
 _COMPILE_HERE_CHARS = 1 << 18  # larger sources are compiled in the call process, under the call's timers
 _EXIT = _wire.HEADER.pack(14) + b'{"op": "exit"}'
-
-
-def _json_name(name: str, _cache: dict[str, str] = {}) -> str:
-    text = _cache.get(name)
-    if text is None:
-        if len(_cache) > 65536:
-            _cache.clear()
-        text = _cache[name] = json.dumps(name)
-    return text
 
 
 def _digest(source: str, _cache: dict[str, str] = {}) -> str:
@@ -98,10 +90,13 @@ class _Call:
     index: int  # position in the caller's request list
     name: str
     key: str  # digest of the tool's source
-    args_json: str
+    arguments: object
     timeout: float
     cpu: float
     scoping: str = "module"  # see _call.SCOPINGS
+
+
+_dumps = json.JSONEncoder().encode  # json.dumps with its defaults, without its per-call checks
 
 
 @dataclass(eq=False)
@@ -111,16 +106,23 @@ class _Group:
     calls: list[_Call]
     code: dict[str, str]  # digest -> source, for the tools these calls name
     attempts: int = 0  # how many workers died while it was in flight
+    ready: bytes | None = None  # its payload, made before it was dispatched
 
-    def payload(self) -> bytes:
-        """The header the worker reads, then what it hands on unread: the calls and sources, and the sources
-        compiled (``marshal`` data, which only the pool writes)."""
+    def body(self) -> bytes:
+        """The calls, and the sources a call process needs as text: those the pool did not compile, and
+        those a call runs under the reference scoping (which hands its source on). Raises what ``json``
+        raises for arguments that are not JSON (see :meth:`SandboxPool._not_json`)."""
+        text = {c.key for c in self.calls if c.scoping != "module"}
+        sources = {key: source for key, source in self.code.items() if key in text or _compiled(source) is None}
+        return _dumps({"code": sources, "calls": [[c.name, c.key, c.arguments, c.timeout, c.cpu, c.scoping]
+                                                  for c in self.calls]}).encode()
+
+    def payload(self, body: bytes | None = None) -> bytes:
+        """The header the worker reads, then what it hands on unread: the calls (and sources, see
+        :meth:`body`), and the sources compiled (``marshal`` data, which only the pool writes)."""
         header = ('{"op":"run","timeouts":[' + ",".join(repr(c.timeout) for c in self.calls) + "]}").encode()
-        sources = {c.key: self.code[c.key] for c in self.calls}
-        parts = [f'[{_json_name(c.name)},"{c.key}",{c.args_json},{c.timeout!r},{c.cpu!r},"{c.scoping}"]'
-                 for c in self.calls]
-        body = ('{"code":' + json.dumps(sources) + ',"calls":[' + ",".join(parts) + "]}").encode()
-        compiled = marshal.dumps({key: _compiled(source) for key, source in sources.items()})
+        body = body or self.body()
+        compiled = marshal.dumps({key: _compiled(source) for key, source in self.code.items()})
         return b"".join((_wire.HEADER.pack(len(header)), header, _wire.HEADER.pack(len(body)), body,
                          _wire.HEADER.pack(len(compiled)), compiled))
 
@@ -396,38 +398,58 @@ class SandboxPool:
         return await asyncio.to_thread(self.run, requests)
 
     def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
+        # A batch allocates a few objects per call (its record, the decoded result, the ExecResult) and keeps
+        # them to the end; each cyclic garbage collection they trigger walks the caller's whole heap -- half of
+        # what the pool costs the caller in a training process. They hold no cycles: collection waits until
+        # the batch is done (and is back on for other threads once the last concurrent batch ends).
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._run(requests)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         results: list[ExecResult | None] = [None] * len(requests)
         groups: dict[tuple, list[_Group]] = {}
         keys: dict[int, tuple] = {}
         limits = self.limits
+        default_timeout, cpu, chunk_size, isolate = limits.timeout_s, limits.cpu, self.chunk_size, self.isolate_environments
         for i, req in enumerate(requests):
             source = req.code.get(req.name)
             if not isinstance(source, str):
                 results[i] = ExecResult(_call.finish(_call.unknown_tool_message(req.name), limits.output_chars),
                                         "tool_error")
                 continue
-            try:
-                args_json = json.dumps(req.arguments)
-            except (TypeError, ValueError) as exc:
-                results[i] = ExecResult(_call.finish(_call.error_message(req.name, f"arguments are not JSON: {exc}"),
-                                                     limits.output_chars), "tool_error")
-                continue
             key = keys.get(id(req.code))
             if key is None:
-                key = keys[id(req.code)] = _env_key(req.code) if self.isolate_environments else None
-            timeout = req.timeout_s or limits.timeout_s
-            call = _Call(i, req.name, _digest(source), args_json, timeout, min(limits.cpu, timeout), req.scoping)
+                key = keys[id(req.code)] = _env_key(req.code) if isolate else None
+            timeout = req.timeout_s or default_timeout
+            call = _Call(i, req.name, _digest(source), req.arguments, timeout, cpu if cpu <= timeout else timeout,
+                         req.scoping)
             chain = groups.get(key)
             if chain is None:
                 chain = groups[key] = [_Group([], {})]
             group = chain[-1]
-            if len(group.calls) >= self.chunk_size:
+            if len(group.calls) >= chunk_size:
                 group = _Group([], {})
                 chain.append(group)
             group.calls.append(call)
             group.code[call.key] = source
         if groups:
-            ordered = [g for chain in groups.values() for g in chain]
+            ordered = []
+            for chain in groups.values():
+                for g in chain:
+                    try:
+                        g.ready = g.payload()
+                    except (TypeError, ValueError, RecursionError):
+                        self._not_json(g, results)
+                        if not g.calls:
+                            continue
+                        g.ready = g.payload()
+                    ordered.append(g)
             self.stats["calls"] += sum(len(g.calls) for g in ordered)
             try:
                 self._dispatch(ordered, results)
@@ -438,6 +460,19 @@ class SandboxPool:
                             results[c.index] = ExecResult(_call.finish(_call.error_message(
                                 c.name, f"sandbox unavailable: {exc}"), limits.output_chars), "infra_error")
         return results  # type: ignore[return-value]
+
+    def _not_json(self, group: _Group, results: list) -> None:
+        """Answer the calls whose arguments are not JSON (a tool error each) and take them out of the group."""
+        keep = []
+        for c in group.calls:
+            try:
+                _dumps(c.arguments)
+                keep.append(c)
+            except (TypeError, ValueError, RecursionError) as exc:
+                results[c.index] = ExecResult(_call.finish(_call.error_message(
+                    c.name, f"arguments are not JSON: {exc}"), self.limits.output_chars), "tool_error")
+        group.calls = keep
+        group.code = {c.key: group.code[c.key] for c in keep}
 
     def _acquire(self, wanted: int) -> list[_Worker]:
         self.start()
@@ -478,7 +513,8 @@ class SandboxPool:
                         while queue and len(w.inflight) < depth:
                             g = queue.popleft()
                             w.inflight.append(g)
-                            w.outbuf += g.payload()
+                            w.outbuf += g.ready or g.payload()
+                            g.ready = None
                         self._write(w, sel)
                 busy = [w for w in live if w.inflight]
                 if not busy:
@@ -540,6 +576,7 @@ class SandboxPool:
 
     def _take(self, w: _Worker, results: list) -> bool:
         """Record the results that arrived. False if the worker broke the protocol."""
+        longest = self.limits.output_chars + _call.NOTE_ROOM
         for frame in w.frames.frames():
             if not _wire.valid_results(frame, _wire.RESULT_STATUSES, 4):
                 return False
@@ -550,7 +587,7 @@ class SandboxPool:
                 call = group.calls[w.answered]
                 if detail is not None:  # the worker ended this call itself
                     output = _call.finish(_call.error_message(call.name, detail), self.limits.output_chars)
-                elif len(output) > self.limits.output_chars + _call.NOTE_ROOM:
+                elif len(output) > longest:
                     return False  # the worker checked and capped every output of its call processes
                 if status == "timeout":
                     self.stats["timeouts"] += 1
