@@ -23,16 +23,18 @@ Standard library only: imported by the worker as a top-level module.
 from __future__ import annotations
 
 import os
-import socket
 import struct
 from collections import deque
 from collections.abc import Callable
 
 import _confine
+import _socket  # not socket: it imports selectors and enum classes, memory every fork would copy
 
 REQUEST = struct.Struct("<ci")  # op, folder index or pid
 ANSWER = struct.Struct("<ii")  # pid, wait status (0 for a fork)
 FORK, REAP = b"F", b"R"
+_FDS = struct.Struct("<2i")  # the two pipe ends handed over with a forked process
+_RIGHTS = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS)
 _exit = os._exit  # bound before the worker's confinement replaces os._exit
 
 
@@ -40,7 +42,7 @@ class Template:
     """The worker's side of its template (see the module)."""
 
     def __init__(self) -> None:
-        self.sock, self._theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock, self._theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         self.pid = 0
         self.waiting: deque[tuple[bytes, object]] = deque()  # what each unanswered request was for
 
@@ -78,9 +80,11 @@ class Template:
         """The next answer (blocks until it comes): ``(op, tag, pid, status, fds)``. Raises ``EOFError`` if the
         template is gone."""
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.sock, ANSWER.size, 2)
+            data, ancillary, _flags, _addr = self.sock.recvmsg(ANSWER.size, _socket.CMSG_LEN(_FDS.size))
         except OSError as exc:
             raise EOFError("the template is gone") from exc
+        fds = [fd for level, kind, fd_data in ancillary if (level, kind) == _RIGHTS
+               for fd in struct.unpack(f"{len(fd_data) // 4}i", fd_data[:len(fd_data) // 4 * 4])]
         if len(data) != ANSWER.size or not self.waiting:
             for fd in fds:
                 os.close(fd)
@@ -94,14 +98,15 @@ class Template:
         return op, tag, pid, status, fds
 
 
-def _serve(sock: socket.socket, parent: int, run_child: Callable[[int, int, int], None]) -> None:
+def _serve(sock, parent: int, run_child: Callable[[int, int, int], None]) -> None:
     """The template's loop. It touches as little memory as it can between forks: every page it writes to
     while a call process lives is copied."""
     if not _confine.die_with_parent(parent):
         return
-    recv, send, send_fds, pipe, fork, close, waitpid = (sock.recv, sock.send, socket.send_fds, os.pipe, os.fork,
-                                                        os.close, os.waitpid)
-    unpack, pack = REQUEST.unpack, ANSWER.pack
+    _confine.release_free_memory()  # fewer pages mapped: every fork copies their page tables, every exit unmaps them
+    recv, send, sendmsg, pipe, fork, close, waitpid = (sock.recv, sock.send, sock.sendmsg, os.pipe, os.fork,
+                                                       os.close, os.waitpid)
+    unpack, pack, fds, rights = REQUEST.unpack, ANSWER.pack, _FDS.pack, _RIGHTS
     while True:
         try:
             data = recv(REQUEST.size)
@@ -121,7 +126,7 @@ def _serve(sock: socket.socket, parent: int, run_child: Callable[[int, int, int]
                     _exit(0)
             close(cmd_r)
             close(res_w)
-            send_fds(sock, [pack(pid, 0)], [cmd_w, res_r])
+            sendmsg([pack(pid, 0)], [(*rights, fds(cmd_w, res_r))])
             close(cmd_w)
             close(res_r)
         else:
