@@ -3,8 +3,8 @@
 Two executors behind one protocol (:class:`Executor`):
 
 * :class:`SandboxPool` (default): warm, confined worker processes that never run tool code themselves;
-  each environment's calls run in a fresh call process forked from a worker, confined, and killed after
-  them, so no environment reaches another, the protocol or the caller. See ``docs/sandbox.md`` for the
+  each environment's calls run in a fresh call process forked by a worker's clean template, confined, and
+  killed after them, so no environment reaches another, the protocol or the caller. See ``docs/sandbox.md`` for the
   threat model, the layers of isolation and what each stops (``toolgym sandbox-info`` checks them).
 * :class:`UnsafeInProcessExecutor`: runs tool code in the calling process; fast, not isolated.
 

@@ -427,8 +427,7 @@ class SandboxPool:
             if key is None:
                 key = keys[id(req.code)] = _env_key(req.code) if isolate else None
             timeout = req.timeout_s or default_timeout
-            call = _Call(i, req.name, _digest(source), req.arguments, timeout, cpu if cpu <= timeout else timeout,
-                         req.scoping)
+            call = _Call(i, req.name, _digest(source), req.arguments, timeout, min(cpu, timeout), req.scoping)
             chain = groups.get(key)
             if chain is None:
                 chain = groups[key] = [_Group([], {})]

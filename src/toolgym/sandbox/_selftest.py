@@ -19,7 +19,8 @@ THREAT_MODEL = (
 
 #: layer -> what it guarantees (reported next to the state each layer has on this machine)
 LAYER_GUARANTEES = {
-    "processes": "each environment's calls run in a fresh process forked from a worker that runs no tool code; "
+    "processes": "each environment's calls run in a fresh process forked by a clean template of a worker that runs "
+                 "no tool code; "
                  "it is killed after its calls, and nothing in it (modules, builtins, threads, memory, descriptors) "
                  "reaches another environment",
     "protocol": "a call process reports on a private pipe; its worker accepts exactly one well-formed result "

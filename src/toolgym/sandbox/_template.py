@@ -22,13 +22,13 @@ Standard library only: imported by the worker as a top-level module.
 
 from __future__ import annotations
 
+import _socket  # not socket: it imports selectors and enum classes, memory every fork would copy
 import os
 import struct
 from collections import deque
 from collections.abc import Callable
 
 import _confine
-import _socket  # not socket: it imports selectors and enum classes, memory every fork would copy
 
 REQUEST = struct.Struct("<ci")  # op, folder index or pid
 ANSWER = struct.Struct("<ii")  # pid, wait status (0 for a fork)

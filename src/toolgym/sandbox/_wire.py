@@ -10,6 +10,7 @@ a frame never fails to encode, and a character takes at most 6 bytes (``\\u001f`
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 
@@ -104,7 +105,7 @@ def valid_results(frame, statuses: frozenset, fields: int) -> bool:
             return False
         status, seconds = r[0], r[2]
         if type(status) is not str or status not in statuses or type(r[1]) is not str \
-                or (type(seconds) is not float and type(seconds) is not int) or seconds != seconds:
+                or (type(seconds) is not float and type(seconds) is not int) or math.isnan(seconds):
             return False
     return True
 
