@@ -117,7 +117,8 @@ class Worker:
         self.cmd_fd, self.out_fd = cmd_fd, out_fd
         self.root = config["folder"]
         self.concurrency = max(1, int(config.get("concurrency", 2)))
-        self.spare_count = max(1, int(config.get("spares", 1)))  # processes forked ahead, confined and waiting
+        # processes forked ahead, confined and waiting: enough to start every group that may run at once
+        self.spare_count = max(1, int(config.get("spares", self.concurrency)))
         # running processes, the spares, and killed ones the template has not reaped yet
         self.folders = [_Folder(i, os.path.join(self.root, f"f{i}"))
                         for i in range(2 * (self.concurrency + self.spare_count))]
