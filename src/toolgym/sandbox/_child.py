@@ -96,7 +96,7 @@ class Lockdown:
         """Confine this process to ``folder``. Afterwards its only descriptors besides 0-2 (``/dev/null``)
         are ``cmd_fd`` (moved to 3) and ``out_fd`` (moved to 4)."""
         if not _confine.die_with_parent(self.parent):
-            _exit(0)  # the worker is gone: nobody is waiting for results
+            _exit(0)  # the template (and so the worker) is gone: nobody is waiting for results
         if landlock_fd is not None and not _confine.landlock_enforce(landlock_fd):
             _exit(LOCKDOWN_FAILED)
         if out_fd == 3:  # moving cmd_fd to 3 would close it

@@ -66,12 +66,18 @@ class Template:
         return self.sock.fileno()
 
     def fork(self, folder: int, tag: object) -> None:
-        self.sock.send(REQUEST.pack(FORK, folder))
+        self._ask(REQUEST.pack(FORK, folder))
         self.waiting.append((FORK, tag))
 
     def reap(self, pid: int, tag: object) -> None:
-        self.sock.send(REQUEST.pack(REAP, pid))
+        self._ask(REQUEST.pack(REAP, pid))
         self.waiting.append((REAP, tag))
+
+    def _ask(self, request: bytes) -> None:
+        try:
+            self.sock.send(request)
+        except OSError as exc:
+            raise EOFError("the template is gone") from exc
 
     def forking(self) -> int:
         return sum(op == FORK for op, _ in self.waiting)
