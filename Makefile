@@ -11,7 +11,7 @@ HASH   := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
 STAMP  := $(VENV)/.installed-$(HASH)
 
-.PHONY: demo test install install-demo perf clean chromium
+.PHONY: demo test install install-demo perf clean chromium smoke
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,24 @@ chromium:
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
+
+# The whole loop on a model made from scratch, in a few minutes on a CPU: build easy environments, make a small
+# model (toolgym model init), teach it the call format (train sft), then two collect -> GRPO -> evaluate rounds
+# (toolgym loop) and the run's page with its curves. Plumbing, not proof: the model and the budget are far too
+# small for the numbers to mean anything; perf/learning_check.py is the experiment that measures learning.
+SMOKE := runs/smoke
+TG    := $(VENV)/bin/toolgym
+smoke: $(STAMP)
+	$(TG) build --n 300 --scenarios single_hop --levels 0 --distractors 0 --test-per-scenario 40 --workers 1 \
+	    --out $(SMOKE)/envs.jsonl
+	$(TG) model init --envs $(SMOKE)/envs.jsonl --out $(SMOKE)/model --size nano --vocab-size 2048 --overwrite
+	$(TG) train sft --model $(SMOKE)/model --envs $(SMOKE)/envs.jsonl --out $(SMOKE)/sft --lr 1e-3 --max-steps 60 \
+	    --batch-size 16 --threads 1
+	$(TG) loop --envs $(SMOKE)/envs.jsonl --model $(SMOKE)/sft/final --out $(SMOKE)/loop --iterations 2 --samples 4 \
+	    --train-limit 24 --max-turns 3 --max-new-tokens 40 --lr 1e-4 --num-generations 4 --batch-size 16 \
+	    --max-steps 4 --max-completion-length 40 --threads 1 --gen-batch-size 64
+	$(TG) report $(SMOKE)/loop --envs $(SMOKE)/envs.jsonl --title "toolgym smoke run (plumbing, not proof)"
+	@echo "smoke run done: $(SMOKE)/loop/report.html -- plumbing, not proof (see perf/learning_check.py)"
 
 perf: $(STAMP)
 	$(PY) perf/sandbox.py

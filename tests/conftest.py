@@ -30,12 +30,8 @@ def tokenizer():
 
 @pytest.fixture(scope="session")
 def tiny_model(tokenizer):
-    """A tiny random Qwen2 model over :func:`tokenizer`'s vocabulary."""
-    torch = pytest.importorskip("torch")
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    """A tiny random Qwen2 model over :func:`tokenizer`'s vocabulary (``toolgym model init``'s ``tiny`` size)."""
+    pytest.importorskip("torch")
+    from toolgym.train.starter import SIZES, init_model
 
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return Qwen2ForCausalLM(config)
+    return init_model(tokenizer, SIZES["tiny"], seed=0, max_positions=4096)

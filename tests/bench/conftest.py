@@ -19,13 +19,9 @@ def data_dir():
 def tiny_chat_model():
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    import torch
     from chat_fixtures import make_tokenizer
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from toolgym.train.starter import SIZES, init_model
 
     tokenizer = make_tokenizer()
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16384,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return Qwen2ForCausalLM(config), tokenizer
+    return init_model(tokenizer, SIZES["tiny"], seed=0, max_positions=16384), tokenizer

@@ -1,4 +1,5 @@
-"""A tiny tokenizer built in the test (no model hub), and Qwen-style chat templates written here:
+"""A tiny tokenizer built in the test (``toolgym model init``'s, no model hub), and Qwen-style chat templates
+written here:
 ``HERMES`` renders like Qwen2.5 (tools in the system prompt, ``<tool_call>`` blocks, ``<tool_response>``
 in user turns); ``THINKING`` also renders reasoning as Qwen3's template (``trl/chat_templates/qwen3.jinja``)
 does: an assistant turn after the last real user message (one that is not a wrapped ``<tool_response>``)
@@ -62,27 +63,28 @@ THINKING = TOOLS_HEADER + BODY.replace("LAST_QUERY", LAST_QUERY).replace("ASSIST
     "{%- if enable_thinking is defined and not enable_thinking -%}<think>" + NL + NL + "</think>" + NL + NL
     + "{%- endif -%}")
 
-SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-ADDED = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]
 
 
 def make_tokenizer(template: str = HERMES, *, tags_special: bool = False):
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    """``toolgym model init``'s tokenizer (BPE trained on the sample environments' text; the tool and reasoning
+    tags and the template's fixed strings as single, non-special tokens) with ``template`` as its chat template.
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    corpus = ['{"name": "get_city_info", "arguments": {"city": "Orlay", "field": "population"}}',
-              "The answer is Talmerian crown. population temperature country capital currency"] * 20
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus, trainer)
-    # As in Qwen's tokenizers, the tool and reasoning tags are single tokens but not "special": decoding with
-    # skip_special_tokens=True (as TRL and verl do before scoring) keeps them.
-    # (``tags_special=True`` builds the mistake: tags that vanish when decoding skips special tokens.)
-    tok.add_tokens([AddedToken(t, special=tags_special, normalized=False) for t in ADDED])
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                 additional_special_tokens=SPECIAL[1:])
-    hf.chat_template = template
-    return hf
+    ``tags_special=True`` builds the mistake some tokenizers make: tags registered as special tokens, which
+    vanish when decoding skips special tokens (as TRL and verl do before scoring)."""
+    from toolgym.samples import sample_environments
+    from toolgym.train.starter import TAG_TOKENS, corpus, train_tokenizer
+
+    tok = train_tokenizer(corpus(sample_environments()), template=template, vocab_size=600)
+    if tags_special:
+        import json
+
+        from tokenizers import Tokenizer
+        from transformers import PreTrainedTokenizerFast
+
+        spec = json.loads(tok.backend_tokenizer.to_str())
+        for added in spec["added_tokens"]:
+            added["special"] = added["special"] or added["content"] in TAG_TOKENS
+        tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), eos_token="<|im_end|>",
+                                      pad_token="<|endoftext|>", additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+        tok.chat_template = template
+    return tok

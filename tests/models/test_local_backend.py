@@ -88,3 +88,27 @@ def test_vllm_backend_explains_how_to_install_it():
             make_backend(BackendConfig("vllm", Endpoint(model="x")))
     else:  # pragma: no cover - GPU machines
         pytest.skip("vLLM is installed here; the backend is exercised on GPU machines")
+
+
+def test_threads_and_generation_batch_size(tiny_model, tokenizer, pool, samples, tmp_path):
+    import torch
+
+    from toolgym.errors import ConfigError
+    from toolgym.models import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        backend = TransformersBackend(tiny_model, tokenizer, device="cpu", max_new_tokens=4, temperature=1.0,
+                                      batch_size=3, threads=1)
+        assert torch.get_num_threads() == 1
+        sizes = []
+        run = backend._generate
+        backend._generate = lambda prompts: sizes.append(len(prompts)) or run(prompts)
+        rollout(samples, backend, tmp_path / "t.jsonl", config=RolloutConfig(samples=2, concurrency=16),
+                executor=pool)
+        # Many episodes in flight, at most --gen-batch-size prompts per generate call, and some full batches.
+        assert max(sizes) == 3 and sum(sizes) >= 16
+        with pytest.raises(ConfigError, match="--threads"):
+            set_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -19,7 +19,21 @@ import typer
 from rich.markup import escape
 
 from ..errors import ToolgymError
-from . import _analysis, _bench, _build, _common, _data, _demo, _rollout, _serve, _train, _train_verl, _verify
+from . import (
+    _analysis,
+    _bench,
+    _build,
+    _common,
+    _data,
+    _demo,
+    _model,
+    _rollout,
+    _serve,
+    _sft,
+    _train,
+    _train_verl,
+    _verify,
+)
 from ._config import configurable
 
 app = typer.Typer(
@@ -59,8 +73,10 @@ app.command("rollout")(_rollout.rollout_cmd)
 app.command("eval")(_rollout.eval_cmd)
 app.command("compare")(_rollout.compare_cmd)
 _train.train_app.command("verl")(_train_verl.train_verl_cmd)
+_train.train_app.command("sft")(_sft.sft_cmd)
 app.add_typer(_train.train_app, name="train")
 app.command("loop")(_train.loop_cmd)
+app.add_typer(_model.model_app, name="model")
 app.add_typer(_analysis.analyse_app, name="analyse")
 app.command("report")(_analysis.report_cmd)
 app.command("demo")(_demo.demo_cmd)

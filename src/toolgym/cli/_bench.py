@@ -32,11 +32,12 @@ from ..bench.contamination import overlap_to_dict
 from ..errors import ConfigError
 from ..io import atomic_write_text
 from ..parse import tool_format as find_format
-from ._common import console, envs_source, fail, load_envs, progress
+from ._common import Threads, console, envs_source, fail, load_envs, progress
 from ._rollout import (
     BackendOpt,
     BaseUrl,
     Concurrency,
+    GenBatch,
     MaxTokens,
     RunOptions,
     Split,
@@ -323,6 +324,7 @@ def bench_cmd(
     overwrite: Overwrite = False,
     model_option: Annotated[str | None, typer.Option("--model", help="The model, as rollout and eval take it "
                                                      "(the same as the MODEL argument).")] = None,
+    threads: Threads = None, gen_batch_size: GenBatch = None,
 ) -> None:
     """Run a model on public benchmarks (bfcl, toolhop, taubench, tau2, rotbench), our held-out environments
     (own) and lm-eval tasks (general); print each report, save suite.json, and with --compare-to the

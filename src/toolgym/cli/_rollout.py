@@ -23,12 +23,13 @@ from ..models import (
     Endpoint,
     ErrorRates,
     Sampling,
+    local_options,
     make_backend,
 )
 from ..parse import FORMAT_NAMES, tool_format
 from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, failure_reason, load_trajectories, rollout
 from ..schema import Environment, Trajectory
-from ._common import console, envs_source, fail, load_envs, progress
+from ._common import Threads, console, envs_source, fail, load_envs, progress
 from ._report import answer_note, report_table
 from ._run import DEFAULT_MAX_FAILED, MaxFailedOpt, Overwrite, distinct, failures_dominate
 from ._verify import ExecutorOpt, TimeoutOpt, WorkersOpt, build_executor
@@ -53,6 +54,7 @@ ErrorRate = Annotated[list[str] | None, typer.Option("--error-rate", help="Scrip
 Split = Annotated[str | None, typer.Option(help="Only environments whose metadata.split is this.")]
 Limit = Annotated[int | None, typer.Option(min=1, help="Only the first N environments.")]
 Seed = Annotated[int, typer.Option(help="Seed (sampling, scripted baseline).")]
+GenBatch = Annotated[int | None, typer.Option(min=1, help="Local models: prompts per generate call (default: transformers 16, vllm 256).")]
 
 @dataclass
 class RunOptions:
@@ -79,6 +81,8 @@ class RunOptions:
     overwrite: bool = False
     tool_format: str = "hermes"
     strip_thinking: bool = False
+    threads: int | None = None
+    gen_batch_size: int | None = None
 
 
 def backend_config(o: RunOptions) -> BackendConfig:
@@ -87,7 +91,8 @@ def backend_config(o: RunOptions) -> BackendConfig:
                                              concurrency=o.concurrency),
                          Sampling(temperature=o.temperature, max_tokens=o.max_tokens, thinking=o.thinking, seed=o.seed),
                          errors=ErrorRates.parse(o.error_rate or []),
-                         options={"tool_format": o.tool_format} if o.backend == "scripted" else {})
+                         options=({"tool_format": o.tool_format} if o.backend == "scripted" else
+                                  local_options(o.backend, threads=o.threads, batch_size=o.gen_batch_size)))
 
 
 def build_backend(o: RunOptions) -> Backend:
@@ -103,7 +108,9 @@ def _identity(o: RunOptions) -> dict:
     backend samples (the endpoint's transport settings decide nothing about the replies)."""
     c = backend_config(o)
     return {"envs_sha256": sha256_of(o.envs), "split": o.split, "limit": o.limit, "sampling": asdict(c.sampling),
-            "errors": asdict(c.errors) if c.backend == "scripted" else None, "options": dict(c.options)}
+            "errors": asdict(c.errors) if c.backend == "scripted" else None,
+            # torch's thread count changes the speed, never the replies: a rerun may change --threads
+            "options": {k: v for k, v in c.options.items() if k != "threads"}}
 
 
 def run(o: RunOptions, out: Path, envs: list[Environment]) -> RolloutSummary:
@@ -163,6 +170,7 @@ def rollout_cmd(
     limit: Limit = None, seed: Seed = 0, executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None,
     timeout: TimeoutOpt = 10.0, overwrite: Overwrite = False, max_failed_fraction: MaxFailedOpt = DEFAULT_MAX_FAILED,
     tool_format: ToolFormatOpt = "hermes", strip_thinking: StripThinking = False,
+    threads: Threads = None, gen_batch_size: GenBatch = None,
 ) -> None:
     """Roll a model out in environments: many episodes at once, tools in the sandbox, every step scored.
 
@@ -198,6 +206,7 @@ def eval_cmd(
     limit: Limit = None, seed: Seed = 0, executor: ExecutorOpt = "sandbox", workers: WorkersOpt = None,
     timeout: TimeoutOpt = 10.0, overwrite: Overwrite = False, max_failed_fraction: MaxFailedOpt = DEFAULT_MAX_FAILED,
     tool_format: ToolFormatOpt = "hermes", strip_thinking: StripThinking = False,
+    threads: Threads = None, gen_batch_size: GenBatch = None,
 ) -> None:
     """Solve-P, Solve-R, Solve-F1 and answer accuracy per scenario, with 95% bootstrap intervals.
 

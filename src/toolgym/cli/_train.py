@@ -18,7 +18,7 @@ from ..io import Rejects, Run, RunRefused, sha256_of
 from ..train.config import Hyperparameters, Tracking
 from ..train.loop import LoopConfig
 from ..train.trl_run import ALGOS, TrlSettings
-from ._common import console, envs_source, fail, load_envs
+from ._common import Threads, console, envs_source, fail, load_envs
 from ._config import parse_set, settings_options
 from ._hub import PrivateOpt, PushOpt, check_push, push_upload
 from ._rollout import ToolFormatOpt
@@ -36,6 +36,8 @@ def prepare_cmd(
     margin: Annotated[float, typer.Option(help="Pairs need a reward difference above this (ties dropped).")] = 1e-6,
     dedupe: Annotated[bool, typer.Option(help="Keep identical prompts once.")] = True,
     include_failed: Annotated[bool, typer.Option(help="Also cut failed episodes into prompts.")] = False,
+    question_share: Annotated[float | None, typer.Option(help="Resample so question-turn prompts (where the calls are decided) make this share of the prompts, e.g. 0.5 (default: the paper's mix).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --question-share's sampling.")] = 0,
     overwrite: Overwrite = False,
     layout: Annotated[str, typer.Option(help="Rows beside turns.jsonl: 'toolgym' (verl parquet and a TRL dataset, "
                                              "each prompt as the model saw it) or 'reference' (the paper's "
@@ -52,6 +54,8 @@ def prepare_cmd(
         fail("--pairs must be none, step or trajectory")
     if layout not in ("toolgym", "reference"):
         fail("--layout must be toolgym or reference")
+    if question_share is not None and not 0.0 < question_share < 1.0:
+        fail(f"--question-share must be between 0 and 1 (exclusive), got {question_share}")
     for path in trajectories:
         if not path.exists():
             fail(f"{path} does not exist")
@@ -61,7 +65,8 @@ def prepare_cmd(
         fail(f"--out {out} is a file; give a folder")
     env_map = {e.id: e for e in load_envs(envs)}
     identity = {"trajectories": [[str(p), sha256_of(p)] for p in trajectories], "envs_sha256": sha256_of(envs),
-                "pairs": pairs, "margin": margin, "dedupe": dedupe, "include_failed": include_failed, "layout": layout}
+                "pairs": pairs, "margin": margin, "dedupe": dedupe, "include_failed": include_failed, "layout": layout,
+                "question_share": question_share, "seed": seed}
     owns = [out / "turns.jsonl", out / "verl", out / "trl", out / "reference", out / "pairs.jsonl"]
     try:
         with Run(out, kind="train-data", identity=identity, folder=True, overwrite=overwrite, owns=owns) as run:
@@ -75,6 +80,10 @@ def prepare_cmd(
             for path in trajectories:  # the latest record of each episode: a retried failure counts once
                 runs.extend(load_trajectories(path, on_error=rejects))
             prompts = list(prefixes(runs, env_map, dedupe=dedupe, skip_failed=not include_failed))
+            if question_share is not None:
+                from ..train.balance import question_share as reweigh
+
+                prompts = reweigh(prompts, question_share, seed=seed)
             pair_list = preference_pairs(runs, env_map, level=pairs, margin=margin) if pairs != "none" else []
             counts = write_data(out, prompts, pair_list, layout=layout)
             run.save("complete", counts=counts, extra={"trajectories": [str(p) for p in trajectories],
@@ -138,6 +147,7 @@ def trl_cmd(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N training rows.")] = _TRL.limit,
     seed: SeedOpt = _TRL.seed,
     set_: TrlSet = None,
+    threads: Threads = None,
     overwrite: Overwrite = False,
     push_to_hub: PushOpt = None,
     hub_private: PrivateOpt = False,
@@ -145,7 +155,6 @@ def trl_cmd(
     """Train with TRL on one machine: GRPO/RLOO on the paper's per-turn prompts with toolgym's step reward, DPO on
     preference pairs, or GRPO on whole episodes (--episodes). Defaults are the paper's (docs/training.md). Checkpoints
     go to --out; a rerun resumes, and a rerun of a finished run does nothing (a larger --max-steps continues it)."""
-    from ..train.logs import summarize
     from ..train.trl_run import run_trl
 
     if data is None and not episodes:
@@ -161,11 +170,20 @@ def trl_cmd(
     settings = _trl_settings(algo=algo, hparams=hparams, tracking=tracking, set_=set_, per_device_batch_size=batch_size,
                             gradient_accumulation_steps=grad_accum, epochs=epochs, max_steps=max_steps,
                             dpo_beta=dpo_beta, reward_variant=reward_variant, lora=lora, lora_r=lora_r,
-                            save_steps=save_steps, limit=limit, seed=seed, episodes=episodes)
+                            save_steps=save_steps, limit=limit, seed=seed, episodes=episodes,
+                            threads=threads)
     try:
         result = run_trl(settings.run(model=model, out=out, data=data, envs=envs), overwrite=overwrite)
     except ConfigError as exc:
         fail(str(exc))
+    show_run(result, out, tracking=tracking, push_to_hub=push_to_hub, hub_private=hub_private)
+
+
+def show_run(result, out: Path, *, tracking: Tracking | None = None, push_to_hub: str | None = None,
+             hub_private: bool = False) -> None:
+    """Steps, time, first and last loss, and where the final model is (every TRL run, SFT included)."""
+    from ..train.logs import summarize
+
     if result.already_done:
         console.print(f"{out} already holds this run, finished after {result.steps} steps; nothing to do "
                       "(a larger --max-steps continues it, --overwrite trains again)")
@@ -179,7 +197,7 @@ def trl_cmd(
         console.print(f"reward: first {s.reward_first:.4f}, last {s.reward_last:.4f}, mean {s.reward_mean:.4f}")
     if s.loss_first is not None:
         console.print(f"loss: first {s.loss_first:.4f}, last {s.loss_last:.4f}")
-    if tracking.report_to:
+    if tracking is not None and tracking.report_to:
         console.print(f"metrics also reported to {', '.join(tracking.report_to)}"
                       + (f" (TensorBoard: tensorboard --logdir {out / 'runs'})" if "tensorboard" in tracking.report_to else ""))
     console.print(f"final model: [bold]{result.final}[/] (model card: {result.final / 'README.md'})")
@@ -226,6 +244,8 @@ def loop_cmd(
     max_failed_fraction: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Stop when more than this share of a rollout's episodes failed (the model never "
                                "answered).")] = _LOOP.max_failed_fraction,
+    threads: Threads = None,
+    gen_batch_size: Annotated[int | None, typer.Option(min=1, help="Prompts per generate call in rollouts (default: the backend's).")] = None,
     overwrite: Overwrite = False,
     tool_format: ToolFormatOpt = _LOOP.tool_format,
     strip_thinking: Annotated[bool, typer.Option("--strip-thinking/--keep-thinking", help="Read tool calls only after a <think> block (the paper parses the whole reply).")] = _LOOP.strip_thinking,
@@ -255,7 +275,8 @@ def loop_cmd(
                         rollout_temperature=rollout_temperature, backend=backend, max_new_tokens=max_new_tokens,
                         max_turns=max_turns, concurrency=concurrency, train_limit=train_limit, eval_limit=eval_limit,
                         max_failed_fraction=max_failed_fraction, tool_format=tool_format,
-                        strip_thinking=strip_thinking, malformed=malformed, trl=trl)
+                        strip_thinking=strip_thinking, malformed=malformed, trl=trl,
+                        threads=threads, gen_batch_size=gen_batch_size)
 
     def log(message: str) -> None:
         console.print(message if ": Solve-F1" in message else f"[dim]{message}[/]", highlight=False)

@@ -23,6 +23,7 @@ from ._client import ChatClient, ChatResult
 from ._config import DEFAULT_BASE_URL, BackendConfig, Endpoint, Sampling
 from ._hub import model_source, pretrained
 from ._openai import OpenAIBackend, api_messages
+from ._local import local_options, set_threads, stop_token_ids
 from ._registry import BACKENDS, make_backend
 from ._render import ChatRenderer, template_messages
 from ._scripted import ErrorRates, ScriptedPolicy
@@ -46,9 +47,12 @@ __all__ = [
     "Sampling",
     "ScriptedPolicy",
     "api_messages",
+    "local_options",
     "make_backend",
     "model_source",
     "pretrained",
     "request_key",
+    "set_threads",
+    "stop_token_ids",
     "template_messages",
 ]

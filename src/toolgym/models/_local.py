@@ -2,8 +2,12 @@
 
 Both render prompts with the model's own chat template through :class:`ChatRenderer` (tools passed
 with ``tools=``, reasoning mode with ``enable_thinking``), batch requests from many concurrent episodes
-(micro-batching), and return the raw text, cut at the first stop token. torch, transformers and vllm
-are imported only when a backend is created.
+(micro-batching, up to ``batch_size`` prompts per ``generate``), and return the raw text, cut at the first
+stop token. torch, transformers and vllm are imported only when a backend is created.
+
+On a CPU, ``threads`` sets torch's thread count for the whole process (:func:`set_threads`). A small model
+gains little from more threads, and on a machine whose cores are busy with other work (the sandbox workers,
+other jobs) extra threads wait on each other: there, 1 thread can be several times faster than 2.
 """
 
 from __future__ import annotations
@@ -19,6 +23,28 @@ from ._hub import pretrained
 from ._render import ChatRenderer
 
 _STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "</s>", "<|end|>")
+
+
+def set_threads(threads: int | None) -> None:
+    """torch's CPU thread count for this process (``None`` leaves torch's default: one per core)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def local_options(backend: str, *, threads: int | None = None, batch_size: int | None = None) -> dict[str, Any]:
+    """``BackendConfig.options`` for a local model's ``--threads`` (transformers) and ``--gen-batch-size``
+    (transformers, vllm); nothing for the other backends, whose work is elsewhere."""
+    options: dict[str, Any] = {}
+    if backend in ("transformers", "vllm") and batch_size:
+        options["batch_size"] = batch_size
+    if backend == "transformers" and threads is not None:
+        options["threads"] = threads
+    return options
 
 
 def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
@@ -91,12 +117,13 @@ class TransformersBackend(_LocalBackend):
     def __init__(self, model: Any, tokenizer: Any = None, *, device: str | None = None, dtype: str = "auto",
                  max_new_tokens: int = 1024, temperature: float = 0.0, top_p: float = 1.0, batch_size: int = 16,
                  batch_wait_s: float = 0.01, enable_thinking: bool | None = None,
-                 template_kwargs: dict[str, Any] | None = None, seed: int = 0):
+                 template_kwargs: dict[str, Any] | None = None, seed: int = 0, threads: int | None = None):
         try:
             import torch
             import transformers
         except ImportError as exc:
             raise ConfigError("the transformers backend needs the 'train' extra: pip install 'toolgym[train]'") from exc
+        set_threads(threads)
         self.torch = torch
         if isinstance(model, str):  # checked (a folder, a cached or reachable hub id) before anything loads
             tokenizer = tokenizer or pretrained(transformers.AutoTokenizer, model)

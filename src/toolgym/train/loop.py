@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..evaluate import evaluate, line_figure, save_figure
 from ..io import Run, atomic_write_text, read_environments, sha256_of
-from ..models import BackendConfig, Endpoint, Sampling, make_backend
+from ..models import BackendConfig, Endpoint, Sampling, local_options, make_backend
 from ..rollout import EpisodeConfig, RolloutConfig, RolloutSummary, load_trajectories, rollout
 from ..sandbox import Executor, default_pool
 from ..schema import Environment, Trajectory
@@ -62,12 +62,15 @@ class LoopConfig:
     malformed: str = "end"  # an unreadable call ends the episode (the paper's) or gets feedback
     max_failed_fraction: float = 0.1  # a rollout with more failed episodes stops the loop
     trl: TrlSettings = field(default_factory=TrlSettings)  # how each iteration trains; its seed seeds the rollouts
+    threads: int | None = None  # torch's CPU threads, rollouts and training (speed only: not part of the identity)
+    gen_batch_size: int | None = None  # prompts per generate call (None: the backend's default)
 
     def identity(self) -> dict[str, Any]:
-        """What a resumed loop must match: everything but where it is written, how many iterations, and
-        where training metrics are reported."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("out", "iterations")}
+        """What a resumed loop must match: everything but where it is written, how many iterations, how many
+        CPU threads, and where training metrics are reported."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("out", "iterations", "threads")}
         d["trl"].pop("tracking")
+        d["trl"].pop("threads")
         d["envs"] = str(self.envs)
         d["envs_sha256"] = sha256_of(self.envs)
         return d
@@ -111,7 +114,9 @@ class Loop:
                                                      strip_thinking=self.c.strip_thinking, malformed=self.c.malformed))
         sampling = Sampling(temperature=temperature, max_tokens=self.c.max_new_tokens,
                             thinking=self.c.trl.hparams.enable_thinking, seed=self.c.trl.seed)
-        backend = make_backend(BackendConfig(self.c.backend, Endpoint(model=model), sampling))
+        backend = make_backend(BackendConfig(self.c.backend, Endpoint(model=model), sampling,
+                                             options=local_options(self.c.backend, threads=self.c.threads,
+                                                                   batch_size=self.c.gen_batch_size)))
         summary = rollout(envs, backend, out, config=config, executor=self.executor,
                           identity={"sampling": asdict(sampling)})
         if summary.failed_fraction > self.c.max_failed_fraction:
@@ -174,6 +179,8 @@ class Loop:
             self.log(f"iteration {k}: training on {data.get('prompts')} prompts")
             config = self.c.trl.run(model=model, data=folder / "data", out=folder / "train")
             config.tracking.run_name = f"{self.c.trl.tracking.run_name or self.c.out.name}-iter-{k}"
+            if self.c.threads is not None:
+                config.threads = self.c.threads
             result = run_trl(config)
             return {"steps": result.steps, "seconds": result.seconds, "final": str(result.final),
                     **summarize(result.log).to_dict()}

@@ -33,8 +33,8 @@ from .config import Hyperparameters, Tracking, trl_loss_type
 from .layouts import dpo_rows, read_pairs, read_turns, trl_rows
 from .logs import install_step_lines
 
-Algo = Literal["grpo", "rloo", "dpo"]
-ALGOS = ("grpo", "rloo", "dpo")
+Algo = Literal["grpo", "rloo", "dpo", "sft"]
+ALGOS = ("grpo", "rloo", "dpo", "sft")
 
 
 @dataclass(kw_only=True)
@@ -62,6 +62,9 @@ class TrlSettings:
     limit: int | None = None  # only the first N training rows
     episodes: bool = False  # GRPO on whole multi-turn episodes (TRL environment_factory) instead of prefixes
     max_turns: int = 20  # episodes: tool-calling rounds per episode
+    max_length: int | None = None  # sft: sequences longer than this (tokens) are left out, counted
+    sft_loss: str = "replies"  # sft: loss on the assistant replies, or on "all" tokens (language modelling)
+    threads: int | None = None  # torch's CPU threads (None: torch's default); speed only, not part of the identity
     extra: dict[str, Any] = field(default_factory=dict)  # more TRL config fields by name (--set); they win
 
     def run(self, *, model: str, out: Path, data: Path | None = None, envs: Path | None = None) -> TrlRunConfig:
@@ -84,9 +87,9 @@ class TrlRunConfig(TrlSettings):
         return d
 
     def identity(self) -> dict[str, Any]:
-        """What a resumed run must match: everything but where it is written, how long it trains and where
-        its metrics are reported."""
-        return {k: v for k, v in self.to_dict().items() if k not in (*EXTENT, "out", "tracking")}
+        """What a resumed run must match: everything but where it is written, how long it trains, where
+        its metrics are reported and how many CPU threads it uses."""
+        return {k: v for k, v in self.to_dict().items() if k not in (*EXTENT, "out", "tracking", "threads")}
 
     def extent(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in EXTENT}
@@ -137,9 +140,9 @@ def last_checkpoint(out: Path) -> str | None:
 
 
 def _config_class(c: TrlRunConfig):
-    from trl import DPOConfig, GRPOConfig, RLOOConfig
+    from trl import DPOConfig, GRPOConfig, RLOOConfig, SFTConfig
 
-    return {"grpo": GRPOConfig, "rloo": RLOOConfig, "dpo": DPOConfig}[c.algo]
+    return {"grpo": GRPOConfig, "rloo": RLOOConfig, "dpo": DPOConfig, "sft": SFTConfig}[c.algo]
 
 
 def trl_settings(c: TrlRunConfig) -> dict[str, Any]:
@@ -161,6 +164,8 @@ def trl_settings(c: TrlRunConfig) -> dict[str, Any]:
         s["warmup_steps" if int(transformers.__version__.split(".")[0]) >= 5 else "warmup_ratio"] = hp.warmup_ratio
     if c.algo == "dpo":
         s["beta"] = c.dpo_beta
+    elif c.algo == "sft":  # the rows are tokenized already; too long ones were left out (max_length)
+        s["max_length"] = None
     else:
         s.update(num_generations=hp.num_generations, max_completion_length=hp.response_length(c.episodes),
                  temperature=hp.temperature, beta=hp.beta, epsilon=hp.epsilon)
@@ -210,6 +215,10 @@ def training_data(c: TrlRunConfig) -> list[Any]:
     read and checked before any model is loaded: a mistake in the data costs seconds, not a download."""
     if c.algo not in ALGOS:
         raise ConfigError(f"unknown algorithm {c.algo!r}; use one of {', '.join(ALGOS)}")
+    if c.algo == "sft":
+        from .sft import sft_data
+
+        return sft_data(c)
     if c.episodes:
         from ..io import read_environments
 
@@ -244,6 +253,9 @@ def build_trainer(c: TrlRunConfig, model=None, tokenizer=None, data: list[Any] |
     _need_train_extra()
     from datasets import Dataset
 
+    from ..models import set_threads
+
+    set_threads(c.threads)
     data = training_data(c) if data is None else data
     c.tracking.check_installed()
     args = trainer_args(c)
@@ -259,6 +271,10 @@ def build_trainer(c: TrlRunConfig, model=None, tokenizer=None, data: list[Any] |
 
         trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(dpo_rows(data, tokenizer, template)),
                              processing_class=tokenizer, peft_config=_peft_config(c))
+    elif c.algo == "sft":
+        from .sft import sft_trainer
+
+        trainer = sft_trainer(c, model, tokenizer, args, template, data)
     elif c.episodes:
         from trl import GRPOTrainer
 
