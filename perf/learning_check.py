@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from toolgym.builder import BuildConfig, build
-from toolgym.io import atomic_write_text, read_environments, read_trajectories
+from toolgym.io import atomic_write_text, read_environments
 from toolgym.models import BackendConfig, Endpoint, Sampling, local_options, make_backend, set_threads
-from toolgym.rollout import EpisodeConfig, RolloutConfig, rollout
+from toolgym.rollout import EpisodeConfig, RolloutConfig, load_trajectories, rollout
 from toolgym.sandbox import SandboxPool
 from toolgym.schema import Environment
 from toolgym.train import preference_pairs, prefixes, write_data
@@ -159,7 +159,7 @@ def paired(before: dict[str, float], after: dict[str, float], *, resamples: int 
 def per_env(path: Path) -> dict[str, dict[str, float]]:
     """Solve-P/R/F1 of each environment of an evaluation rollout (one greedy episode each)."""
     out = {}
-    for t in read_trajectories(path):
+    for t in load_trajectories(path):
         m = t.metrics
         out[t.env_id] = {"p": m.solve_precision, "r": m.solve_rate, "f1": m.solve_f1}
     return out
@@ -236,7 +236,7 @@ class Check:
         config = RolloutConfig(samples=samples, concurrency=self.c.concurrency,
                                episode=EpisodeConfig(max_turns=self.c.max_turns))
         rollout(envs, self.backend(model, temperature), out, config=config, executor=self.pool,
-                manifest={"model": model, "temperature": temperature})
+                identity={"temperature": temperature, "max_new_tokens": self.c.max_new_tokens})
 
     def evaluate(self, model: str, envs: list[Environment], name: str) -> dict[str, Any]:
         path = self.out / "eval" / f"{name}.jsonl"
@@ -272,7 +272,7 @@ class Check:
         path = self.out / f"iter-{k}" / "trajectories.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.run_episodes(model, envs, path, c.samples, c.temperature)
-        runs = list(read_trajectories(path))
+        runs = load_trajectories(path)
         env_map = {e.id: e for e in envs}
         prompts = list(prefixes(runs, env_map))
         natural = sum(p.turn == 0 for p in prompts) / max(1, len(prompts))

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ConfigError
 from ._common import Threads, console, fail, load_envs
-from ._run import Overwrite
+from ._run import Overwrite, distinct
 from ._train import show_run
 
 
@@ -50,10 +50,12 @@ def sft_cmd(
     for p in trajectories or []:
         if not p.exists():
             fail(f"--trajectories {p} does not exist")
+    distinct({"--envs": envs, "--model": Path(model) if Path(model).exists() else None,
+              **{f"--trajectories {p}": p for p in trajectories or []}}, {"--out": out})
     chosen = load_envs(envs, None if split == "all" else split, limit)
     try:
         data = prepare_sft(out, chosen, trajectories=trajectories or [], min_f1=min_f1,
-                           executor=None if trajectories else default_pool())
+                           executor=None if trajectories else default_pool(), overwrite=overwrite)
     except ConfigError as exc:
         fail(str(exc))
     what = "gold trajectories" if data.source == "gold" else f"successful trajectories (Solve-F1 >= {min_f1})"

@@ -18,16 +18,15 @@ from scratch (``toolgym model init``) that has yet to learn the text it reads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..io import JsonlWriter, atomic_write_text, read_environments, read_trajectories
+from ..io import Run, digest, manifest_path, read_environments, sha256_of
 from ..models import ChatRenderer, ErrorRates, ScriptedPolicy, stop_token_ids
-from ..rollout import RolloutConfig, rollout
+from ..rollout import EpisodeConfig, RolloutConfig, load_trajectories, rollout
 from ..sandbox import Executor
 from ..schema import Environment, Trajectory
 from .data import assistant_text
@@ -152,12 +151,10 @@ def gold_trajectories(envs: Sequence[Environment], out: str | Path, executor: Ex
                       max_turns: int = 20) -> list[Trajectory]:
     """Every environment's gold solution played in the sandbox, then its final answer: the scripted policy with
     no errors, through the rollout engine (so the tool outputs are the real ones). Resumes into ``out``."""
-    from ..rollout import EpisodeConfig
-
     rollout(envs, ScriptedPolicy(ErrorRates()), out, executor=executor,
             config=RolloutConfig(samples=1, episode=EpisodeConfig(max_turns=max_turns)),
-            manifest={"source": "gold solutions"})
-    return list(read_trajectories(out))
+            identity={"source": "gold solutions"})
+    return load_trajectories(out)
 
 
 @dataclass(frozen=True)
@@ -171,35 +168,33 @@ class SftData:
 
 
 def prepare_sft(out: str | Path, envs: Sequence[Environment], *, trajectories: Sequence[Path] = (),
-                min_f1: float = 1.0, executor: Executor | None = None, max_turns: int = 20) -> SftData:
-    """Write ``out/sft.jsonl``: the gold trajectories of ``envs`` (no ``trajectories`` given) or the successful
-    trajectories of the given rollouts whose environment is in ``envs``. A rerun with the same sources keeps the
-    file; other sources into the same folder are refused."""
+                min_f1: float = 1.0, executor: Executor | None = None, max_turns: int = 20,
+                overwrite: bool = False) -> SftData:
+    """Write ``out/sft.jsonl``: the gold trajectories of ``envs`` (no ``trajectories`` given; the gold rollout is
+    kept in ``out/gold.jsonl``) or the successful trajectories of the given rollouts whose environment is in
+    ``envs``. A rerun with the same sources finds the data ready; other sources into the same folder are refused
+    (``overwrite`` writes it again)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     source = "rollout" if trajectories else "gold"
-    spec = {"source": source, "trajectories": [str(p) for p in trajectories], "min_f1": min_f1,
-            "envs": sorted(e.id for e in envs)}
-    path, meta = out / SFT_FILE, out / "sft.manifest.json"
-    if path.exists() and meta.exists():
-        old = json.loads(meta.read_text())
-        if old.get("spec") != spec:
-            raise ConfigError(f"{out} holds SFT data from other sources or environments ({old.get('spec', {}).get('source')},"
-                              f" min_f1 {old.get('spec', {}).get('min_f1')}); give another --out")
-        return SftData(path, old["selected"], old["candidates"], source)
-    ids = {e.id for e in envs}
-    if trajectories:
-        candidates = [t for p in trajectories for t in read_trajectories(p) if t.env_id in ids]
-    else:
-        candidates = gold_trajectories(envs, out / "gold.jsonl", executor, max_turns)
-    chosen = successful(candidates, min_f1=min_f1)
-    if path.exists():
-        path.unlink()
-    with JsonlWriter(path) as w:
-        for t in chosen:
-            w.write(t)
-    atomic_write_text(meta, json.dumps({"spec": spec, "selected": len(chosen), "candidates": len(candidates)},
-                                       indent=2) + "\n")
+    identity = {"source": source, "trajectories": [[str(p), sha256_of(p)] for p in trajectories], "min_f1": min_f1,
+                "envs": digest(sorted(e.id for e in envs)), "max_turns": max_turns}
+    path, gold = out / SFT_FILE, out / "gold.jsonl"
+    with Run(path, kind="sft-data", identity=identity, overwrite=overwrite, key=lambda row: (row.get("env_id"),
+                                                                                        row.get("sample")),
+             owns=[gold, manifest_path(gold)]) as run:
+        if run.complete:
+            counts = run.previous.get("counts", {})
+            return SftData(path, counts.get("selected", 0), counts.get("candidates", 0), source)
+        ids = {e.id for e in envs}
+        if trajectories:
+            candidates = [t for p in trajectories for t in load_trajectories(p) if t.env_id in ids]
+        else:
+            candidates = gold_trajectories(envs, gold, executor, max_turns)
+        chosen = successful(candidates, min_f1=min_f1)
+        for t in chosen:  # an interrupted run left some: each is written once
+            if not run.is_done((t.env_id, t.sample)):
+                run.write(t, key=(t.env_id, t.sample))
+        run.save("complete", counts={"selected": len(chosen), "candidates": len(candidates)})
     return SftData(path, len(chosen), len(candidates), source)
 
 
@@ -209,7 +204,7 @@ def read_sft_data(data: str | Path) -> list[Trajectory]:
     path = path / SFT_FILE if path.is_dir() else path
     if not path.exists():
         raise ConfigError(f"no SFT data at {path}; write it with `toolgym train sft` (gold or --trajectories)")
-    return list(read_trajectories(path))
+    return load_trajectories(path)
 
 
 def sft_data(c) -> list[Trajectory]:
