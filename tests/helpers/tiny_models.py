@@ -2,7 +2,7 @@
 path like a real one, with the real Qwen2.5 chat template (TRL's copy), so TRL recognises it for tool calling.
 
 ``chatty=True`` tilts the output layer so that the model often writes ``<tool_call>`` or ends early: its replies
-then get different rewards (about half -0.3, half 0), which gives the RL trainers a non-zero advantage to learn from, as a
+then get different rewards (-0.5, -0.3, 0), which gives the RL trainers a non-zero advantage to learn from, as a
 real model's varied replies do.
 """
 
@@ -23,10 +23,13 @@ def save_tiny_model(folder: Path, *, chatty: bool = True, seed: int = 0) -> Path
         tok = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(folder)
         with torch.no_grad():
-            head = model.lm_head.weight  # tied to the input embeddings: the tilt shows in both
+            # An output layer of its own (model init ties it to the input embeddings), tilted alone.
+            model.lm_head.weight = torch.nn.Parameter(model.model.embed_tokens.weight.detach().clone())
+            model.config.tie_word_embeddings = False
+            head = model.lm_head.weight
             head[:, 0] *= 0.1
-            head[tok.convert_tokens_to_ids("<tool_call>"), 0] = 1.5
-            head[tok.eos_token_id, 0] = -3.0
-            model.model.norm.weight[0] = 30.0  # the tied input embeddings scaled dimension 0 down 10 times too
+            head[tok.convert_tokens_to_ids("<tool_call>"), 0] = 0.8
+            head[tok.eos_token_id, 0] = -2.0
+            model.model.norm.weight[0] = 3.0
         model.save_pretrained(str(folder))
     return folder

@@ -88,7 +88,8 @@ def test_rloo_updates_the_weights_logs_tidy_lines_and_reports_to_tensorboard(tin
 
 def test_dpo_on_preference_pairs(tiny_model_dir, data_dir, tmp_path):
     before = _weights(tiny_model_dir)
-    result = run_trl(_config("dpo", tiny_model_dir, data_dir, tmp_path / "dpo", per_device_batch_size=2))
+    # every step on the same 8 pairs, so the loss can only be compared with itself (batches of 2 differ too much)
+    result = run_trl(_config("dpo", tiny_model_dir, data_dir, tmp_path / "dpo", per_device_batch_size=8))
     losses = [r["loss"] for r in result.log if "loss" in r]
     assert losses and all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
     assert _changed(before, _weights(result.final))
