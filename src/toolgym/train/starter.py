@@ -63,7 +63,7 @@ class ModelSize:
 SIZES: dict[str, ModelSize] = {
     "tiny": ModelSize(32, 2, 4, 2, 64),
     "nano": ModelSize(64, 2, 4, 2, 256),
-    "micro": ModelSize(128, 4, 4, 2, 512),
+    "micro": ModelSize(128, 4, 4, 4, 512),  # every head its own keys: copying needs several attention patterns
     "small": ModelSize(256, 6, 8, 4, 1024),
     "base": ModelSize(512, 8, 8, 4, 2048),
 }
