@@ -22,8 +22,8 @@ from ._cache import CachedBackend, ReplyCache, request_key
 from ._client import ChatClient, ChatResult
 from ._config import DEFAULT_BASE_URL, BackendConfig, Endpoint, Sampling
 from ._hub import model_source, pretrained
-from ._openai import OpenAIBackend, api_messages
 from ._local import local_options, set_threads, stop_token_ids
+from ._openai import OpenAIBackend, api_messages
 from ._registry import BACKENDS, make_backend
 from ._render import ChatRenderer, template_messages
 from ._scripted import ErrorRates, ScriptedPolicy
