@@ -99,10 +99,10 @@ CONFIGS: dict[str, CheckConfig] = {
     # call, whose tool and entity names are copied from the prompt), no distractors, level 0, 400 held out. A small
     # vocabulary (1,024): names are split into the same sub-word pieces in training and held-out environments, so
     # copying learned on one carries to the other (with a vocabulary big enough that every training name is one
-    # token, held-out names are pieces SFT never copied). SFT of at most 4 x 125 steps, then one GRPO iteration.
+    # token, held-out names are pieces SFT never copied). SFT of at most 10 x 125 steps, one GRPO iteration.
     "cpu": CheckConfig(scenarios={"single_hop": 1.0}, test_per_scenario=400, train_envs=4200, sft_envs=4000,
                        dev_envs=64, collect_envs=128, size="micro", vocab_size=1024,
-                       sft={**_SFT, "max_steps": 125, "save_steps": 125}, sft_chunks=4, iterations=1,
+                       sft={**_SFT, "max_steps": 125, "save_steps": 125}, sft_chunks=10, iterations=1,
                        grpo={**_GRPO, "max_steps": 40, "save_steps": 40}, dpo={**_DPO, "max_steps": 60,
                                                                                "save_steps": 60},
                        max_turns=4, threads=1),
@@ -179,8 +179,14 @@ class Check:
         spec = {"config": name, **json.loads(json.dumps(asdict(config)))}
         if self.state_path.exists():
             self.state = json.loads(self.state_path.read_text())
-            if self.state["spec"] != spec:
+            if _without_cap(self.state["spec"]) != _without_cap(spec) or (
+                    self.state["spec"] != spec and "sft" in self.state["stages"]):
                 raise SystemExit(f"error: {out} holds a learning check of another configuration; give another --out")
+            if self.state["spec"] != spec:
+                # Only the cap on SFT chunks differs: the chunks already run are the same, so a check whose SFT
+                # has not ended continues under the new cap (once SFT has ended, its recorded start stands).
+                self.log(f"SFT chunk cap {self.state['spec']['sft_chunks']} -> {config.sft_chunks}")
+                self.state["spec"] = spec
         else:
             self.state = {"spec": spec, "stages": {}}
         self.pool: SandboxPool | None = None
@@ -388,6 +394,10 @@ def _markdown(report: dict[str, Any], rows: dict[str, Any], line: str) -> str:
 def _init(path: Path, envs: list[Environment], c: CheckConfig) -> dict[str, Any]:
     report = model_init(envs, path, size=c.size, vocab_size=c.vocab_size, seed=c.seed, overwrite=True)
     return {"model": str(path), "parameters": report.parameters, "vocab": report.vocab_size}
+
+
+def _without_cap(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k != "sft_chunks"}
 
 
 def _reward_spread(runs) -> float:
