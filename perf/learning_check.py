@@ -100,12 +100,14 @@ CONFIGS: dict[str, CheckConfig] = {
     # vocabulary (1,024): names are split into the same sub-word pieces in training and held-out environments, so
     # copying learned on one carries to the other (with a vocabulary big enough that every training name is one
     # token, held-out names are pieces SFT never copied). SFT of at most 10 x 125 steps, one GRPO iteration.
+    # Sampling at 0.7 (collection and GRPO): at 1.0 a start of 24 % greedy Solve-F1 sampled 7 % and 84 % of the
+    # groups had equal rewards; GRPO of 100 steps at 2e-4 (40 at 1e-4 changed 4 of 400 held-out environments).
     "cpu": CheckConfig(scenarios={"single_hop": 1.0}, test_per_scenario=400, train_envs=4200, sft_envs=4000,
                        dev_envs=64, collect_envs=128, size="micro", vocab_size=1024,
                        sft={**_SFT, "max_steps": 125, "save_steps": 125}, sft_chunks=10, iterations=1,
-                       grpo={**_GRPO, "max_steps": 40, "save_steps": 40}, dpo={**_DPO, "max_steps": 60,
-                                                                               "save_steps": 60},
-                       max_turns=4, threads=1),
+                       temperature=0.7,
+                       grpo={**_GRPO, "learning_rate": 2e-4, "temperature": 0.7, "max_steps": 100, "save_steps": 100},
+                       dpo={**_DPO, "max_steps": 60, "save_steps": 60}, max_turns=4, threads=1),
     # One GPU: a larger model, all four scenarios, 100 held out per scenario.
     "gpu": CheckConfig(scenarios={"single_hop": 1.0, "parallel_single_hop": 1.0, "multi_hop": 1.0,
                                   "parallel_multi_hop": 1.0}, test_per_scenario=100, train_envs=12000,
