@@ -13,12 +13,13 @@ Every stage writes its output under ``--out`` and is recorded in ``OUT/state.jso
 interrupted check resumes at the stage it stopped in (the rollouts and the trainers resume inside a stage too);
 a rerun with another configuration into the same folder is refused.
 
-    python perf/learning_check.py --config cpu --out runs/learning-cpu     # within an hour on 2 quiet cores
-    python perf/learning_check.py --config cpu --threads 1 --out ...       # the same on a machine busy with other work
+    python perf/learning_check.py --config cpu --out runs/learning-cpu     # about 35 minutes on 2 shared cores
+    python perf/learning_check.py --config cpu --threads 2 --out ...       # two torch threads, on quiet cores
     python perf/learning_check.py --config gpu --out runs/learning-gpu     # one GPU, minutes
     python perf/learning_check.py --config tiny --out /tmp/lc              # every stage, in minutes (no verdict)
 
-The wall time of every stage is kept in ``OUT/state.json``; the verdict does not depend on the machine's speed.
+The wall time of every stage is kept in ``OUT/state.json`` (of the attempt that finished it: a resumed stage counts
+from the resume); the verdict does not depend on the machine's speed.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ CONFIGS: dict[str, CheckConfig] = {
                         sft={**_SFT, "max_steps": 20, "save_steps": 20}, sft_chunks=2, iterations=1, samples=4,
                         grpo={**_GRPO, "max_steps": 4, "per_device_batch_size": 16},
                         dpo={**_DPO, "max_steps": 8}, gen_batch_size=32, concurrency=64, threads=1),
-    # Within about 80 minutes on a 2-core CPU shared with other work, one torch thread: single-hop questions (one
+    # About 35 minutes on a 2-core CPU shared with other work, one torch thread: single-hop questions (one
     # call, whose tool and entity names are copied from the prompt), no distractors, level 0, 400 held out. A small
     # vocabulary (1,024): names are split into the same sub-word pieces in training and held-out environments, so
     # copying learned on one carries to the other (with a vocabulary big enough that every training name is one
