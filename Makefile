@@ -64,7 +64,7 @@ smoke: $(STAMP)
 	$(TG) train sft --model $(SMOKE)/model --envs $(SMOKE)/envs.jsonl --out $(SMOKE)/sft --lr 1e-3 --max-steps 60 \
 	    --batch-size 16 --threads 1
 	$(TG) loop --envs $(SMOKE)/envs.jsonl --model $(SMOKE)/sft/final --out $(SMOKE)/loop --iterations 2 --samples 4 \
-	    --train-limit 24 --max-turns 3 --max-new-tokens 40 --lr 1e-4 --num-generations 4 --batch-size 16 \
+	    --train-limit 24 --max-turns 3 --max-new-tokens 40 --learning-rate 1e-4 --num-generations 4 --batch-size 16 \
 	    --max-steps 4 --max-completion-length 40 --threads 1 --gen-batch-size 64
 	$(TG) report $(SMOKE)/loop --envs $(SMOKE)/envs.jsonl --title "toolgym smoke run (plumbing, not proof)"
 	@echo "smoke run done: $(SMOKE)/loop/report.html -- plumbing, not proof (see perf/learning_check.py)"

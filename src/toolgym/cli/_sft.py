@@ -21,7 +21,7 @@ def sft_cmd(
     min_f1: Annotated[float, typer.Option(help="With --trajectories: keep episodes with at least this Solve-F1.")] = 1.0,
     split: Annotated[str, typer.Option(help="Only environments of this split ('all' for every one).")] = "train",
     limit: Annotated[int | None, typer.Option(help="Only the first N environments.")] = None,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate (a pretrained 7B model: 1e-5; a `model init` model: 1e-3).")] = 1e-5,
+    lr: Annotated[float, typer.Option("--learning-rate", "--lr", help="Learning rate (a pretrained 7B model: 1e-5; a `model init` model: 1e-3).")] = 1e-5,
     epochs: Annotated[float, typer.Option(help="Epochs over the data.")] = 1.0,
     max_steps: Annotated[int, typer.Option(help="Stop after this many steps (-1: epochs decide).")] = -1,
     batch_size: Annotated[int, typer.Option(help="Sequences per device step.")] = 8,
@@ -41,8 +41,8 @@ def sft_cmd(
     tokenizes it; the loss falls on the assistant replies only. Checkpoints go to --out; a rerun resumes, a rerun of a
     finished run does nothing (a larger --max-steps continues it), and a rerun with other settings is refused."""
     from ..sandbox import default_pool
-    from ..train.sft import prepare_sft, read_sft_data, sft_rows
     from ..train.config import Hyperparameters
+    from ..train.sft import prepare_sft, read_sft_data, sft_rows
     from ..train.trl_run import TrlRunConfig, run_trl
 
     if loss not in ("replies", "all"):
